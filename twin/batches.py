@@ -35,7 +35,7 @@ CATEGORY_CLASSES: dict[str, tuple[str, ...]] = {
     "mep": ("IfcDistributionElement", "IfcFlowSegment", "IfcFlowFitting", "IfcFlowTerminal"),
     "furniture": ("IfcFurnishingElement", "IfcFurniture"),
 }
-CATEGORIES: tuple[str, ...] = (*CATEGORY_CLASSES, "other")
+CATEGORIES: tuple[str, ...] = ("site", *CATEGORY_CLASSES, "other")
 
 
 @dataclass(eq=False)

@@ -77,6 +77,8 @@ class Park:
         self.crs = crs
         self.nodes: dict[str, Node] = {}
         self.batches: list[RenderBatch] = []
+        self.sources: dict[str, Any] = {}  # source key → opened model (an ifcopenshell file…)
+        self.georeference: Any = None  # has ``to_lonlat(points_m)``; set by the importers
         self.add(Node(ROOT_ID, "park", name))
 
     # --- building the graph -------------------------------------------------------------------

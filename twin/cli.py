@@ -1,0 +1,135 @@
+"""The ``twin`` command: inspect, find, generate, serve."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ifc.reader import IfcReadError
+from twin.scene import SceneError
+
+err = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
+    """A percent progress bar on stderr (transient, so --json output stays clean)."""
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=100)
+        yield lambda percent: bar.update(task, completed=percent)
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    from ifc.inspect import inspect_ifc
+
+    with progress_bar("tessellating") as progress:
+        report = inspect_ifc(args.file, progress=progress)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    table = Table(title=str(args.file), show_header=False)
+    for key, value in report.items():
+        if key == "georeference":
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def cmd_find(args: argparse.Namespace) -> None:
+    from twin.scene import load_park
+
+    with progress_bar("loading") as progress:
+        park = load_park(args.source, progress=progress)
+    found = park.find(args.query)
+    if args.kind:
+        found = [n for n in found if n.kind == args.kind]
+    rows = [{"id": n.id, "kind": n.kind, "ifc_class": n.ifc_class, "name": n.name,
+             "path": [{"id": p.id, "name": p.name} for p in park.path(n.id)]} for n in found]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "kind", "ifc_class", "name", "path", title=f"{len(rows)} found")
+    for row in rows:
+        table.add_row(row["id"], row["kind"], row["ifc_class"] or "", row["name"],
+                      " › ".join(p["name"] or p["id"] for p in row["path"]))
+    out.print(table)
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from ifc.generate import write_office
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("generating", total=None)
+        path = write_office(args.output, storeys=args.storeys, copies=args.copies, seed=args.seed,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    err.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from twin.scene import load_park
+    from twin.web.server import serve
+
+    with progress_bar("loading park") as progress:
+        park = load_park(args.scene, progress=progress)
+    serve(park, port=args.port, address=args.address, show=args.show)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twin", description="twin — a digital twin for smart parks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("inspect", help="counts and georeference of an IFC file")
+    s.add_argument("file", type=Path)
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(run=cmd_inspect)
+
+    s = sub.add_parser("find", help="search nodes by name, long name, code or type")
+    s.add_argument("source", type=Path, help="an .ifc file or a scene folder")
+    s.add_argument("query")
+    s.add_argument("--kind", help="only nodes of this kind (space, element…)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(run=cmd_find)
+
+    s = sub.add_parser("generate", help="write a synthetic IFC4 office building")
+    s.add_argument("output", type=Path, nargs="?", default=Path("office.ifc"))
+    s.add_argument("--storeys", type=int, default=4)
+    s.add_argument("--copies", type=int, default=1)
+    s.add_argument("--seed", type=int, default=2026)
+    s.set_defaults(run=cmd_generate)
+
+    s = sub.add_parser("serve", help="open the park in the browser")
+    s.add_argument("scene", type=Path, nargs="?", default=Path("scenes/demo"))
+    s.add_argument("--port", type=int, default=5006)
+    s.add_argument("--address", default="127.0.0.1")
+    s.add_argument("--show", action="store_true", help="open a browser window")
+    s.set_defaults(run=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_time=False, show_path=False)])
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (IfcReadError, SceneError) as exc:
+        err.print(f"twin: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
