@@ -27,7 +27,9 @@ def settings() -> ifcopenshell.geom.settings:
 
 def iterator(model: ifcopenshell.file, threads: int | None = None) -> ifcopenshell.geom.iterator:
     """The geometry iterator with the settings every caller (import, benchmark) shares."""
-    return ifcopenshell.geom.iterator(settings(), model, threads or thread_count(), exclude=EXCLUDED_CLASSES)
+    it = ifcopenshell.geom.iterator(settings(), model, threads or thread_count(), exclude=EXCLUDED_CLASSES)
+    it.file = model  # ifcopenshell 0.9 keeps no reference to a file object: it would crash once freed
+    return it
 
 
 @dataclass(eq=False)

@@ -1,0 +1,132 @@
+"""`twin inspect` on the real sample files, cross-checked against ifcopenshell itself."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import ifcopenshell
+import ifcopenshell.geom
+import pyproj
+import pytest
+
+from conftest import ifc_files, needs_data, run_twin
+from ifc.inspect import inspect_ifc
+from ifc.reader import IfcReadError, open_ifc
+
+
+def expected_counts(model: ifcopenshell.file) -> dict:
+    """The contract's counts computed straight from ifcopenshell, independently of twin."""
+    elements = [e for e in model.by_type("IfcElement")
+                if not e.is_a("IfcFeatureElement") and not e.is_a("IfcVirtualElement")]
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    it = ifcopenshell.geom.iterator(settings, model, 2)
+    shaped = set()
+    if it.initialize():
+        while True:
+            shaped.add(it.get().id)
+            if not it.next():
+                break
+    return {"buildings": len(model.by_type("IfcBuilding")), "storeys": len(model.by_type("IfcBuildingStorey")),
+            "spaces": len(model.by_type("IfcSpace")), "elements": len(elements),
+            "elements_without_geometry": sum(e.id() not in shaped for e in elements)}
+
+
+@needs_data
+@pytest.mark.parametrize("path", ifc_files(), ids=lambda p: p.name)
+def test_counts_match_ifcopenshell(path, tmp_path):
+    if b"'IFC4X3_RC2'" in path.read_bytes()[:4096]:  # ifcopenshell refuses this draft header: rename it
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes().replace(b"'IFC4X3_RC2'", b"'IFC4X3_ADD2'", 1))
+        model = ifcopenshell.open(str(copy))
+    else:
+        model = ifcopenshell.open(str(path))
+    report = inspect_ifc(path)
+    assert {k: report[k] for k in expected_counts(model)} == expected_counts(model)
+    assert report["schema"] == model.schema_identifier
+
+
+def test_fzk_haus_site_latlon(sample):
+    geo = inspect_ifc(sample("AC20-FZK-Haus.ifc"))["georeference"]
+    assert geo["method"] == "site_latlon" and geo["epsg"] is None
+    # IfcSite RefLatitude (49,6,1,566000), RefLongitude (8,26,11,540400)
+    assert geo["lat"] == pytest.approx(49 + 6 / 60 + 1.566 / 3600, abs=1e-9)
+    assert geo["lon"] == pytest.approx(8 + 26 / 60 + 11.5404 / 3600, abs=1e-9)
+
+
+def test_utm_map_conversion(sample):
+    geo = inspect_ifc(sample("bsi_geographic-referencing-utm_ifc4x3.ifc"))["georeference"]
+    assert geo["method"] == "map_conversion" and geo["epsg"] == 25832
+    lon, lat = pyproj.Transformer.from_crs(25832, 4326, always_xy=True).transform(458657.30, 5438232.25)
+    assert (geo["lat"], geo["lon"]) == pytest.approx((lat, lon), abs=1e-9)
+    # the file's IfcSite says the same place (49°5'43.9837", 8°26'1.2473") to within a metre or so
+    assert geo["lat"] == pytest.approx(49 + 5 / 60 + 43.9837 / 3600, abs=2e-5)
+    assert geo["lon"] == pytest.approx(8 + 26 / 60 + 1.2473 / 3600, abs=2e-5)
+
+
+def test_map_conversion_without_epsg(sample):
+    geo = inspect_ifc(sample("ios_geolocation-mapconversion.ifc"))["georeference"]
+    assert geo == {"method": "map_conversion", "epsg": None, "lat": None, "lon": None}
+
+
+def test_no_georeference(sample):
+    assert inspect_ifc(sample("bsi5_hello-wall.ifc"))["georeference"]["method"] == "none"
+
+
+def test_ifc4x3_draft_opens_as_add2_with_warning(sample, caplog):
+    with caplog.at_level(logging.WARNING):
+        model = open_ifc(sample("KIT-Simple-Road-Test-IFC4x3_RC2.ifc"))
+    assert model.schema_identifier == "IFC4X3_ADD2"
+    assert any("IFC4X3_RC2" in r.getMessage() and "IFC4X3_ADD2" in r.getMessage() for r in caplog.records)
+
+
+def test_ifc2x3_reads(sample):
+    report = inspect_ifc(sample("webifc_example.ifc"))
+    assert report["schema"] == "IFC2X3" and report["storeys"] == 2 and report["georeference"]["method"] == "site_latlon"
+
+
+def test_cli_json_contract(sample):
+    result = run_twin("inspect", sample("AC20-FZK-Haus.ifc"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert list(report) == ["schema", "buildings", "storeys", "spaces", "elements",
+                            "elements_without_geometry", "georeference"]
+    assert list(report["georeference"]) == ["method", "epsg", "lat", "lon"]
+    assert (report["buildings"], report["storeys"], report["spaces"]) == (1, 2, 7)
+
+
+def _bad_files(tmp_path, sample):
+    good = sample("ios_basic.ifc").read_bytes()
+    files = {
+        "truncated": (good[: len(good) // 2], "truncated"),
+        "not IFC": (b"PK\x03\x04 this is a zip, not a STEP file", "not an IFC file"),
+        "unknown schema": (good.replace(b"'IFC4'", b"'IFC9X9'"), "unsupported IFC schema 'IFC9X9'"),
+        "empty": (b"", "empty file"),
+    }
+    for name, (data, cause) in files.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.ifc"
+        path.write_bytes(data)
+        yield name, path, cause
+    yield "missing", tmp_path / "does_not_exist.ifc", "no such file"
+
+
+@pytest.mark.parametrize("case", ["truncated", "not IFC", "unknown schema", "empty", "missing"])
+def test_bad_input_one_clear_line(case, tmp_path, sample):
+    name, path, cause = next(c for c in _bad_files(tmp_path, sample) if c[0] == case)
+    with pytest.raises(IfcReadError) as info:
+        open_ifc(path)
+    assert str(path) in str(info.value) and cause in str(info.value)
+    result = run_twin("inspect", path, "--json")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and path.name in lines[0] and cause in lines[0], result.stderr
+
+
+def test_source_file_is_never_modified(sample, tmp_path):
+    copy = tmp_path / "road.ifc"
+    shutil.copy(sample("KIT-Simple-Road-Test-IFC4x3_RC2.ifc"), copy)
+    before = copy.read_bytes()
+    open_ifc(copy)
+    assert copy.read_bytes() == before
