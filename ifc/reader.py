@@ -9,6 +9,8 @@ from pathlib import Path
 
 import ifcopenshell
 
+from twin.errors import InputError
+
 log = logging.getLogger(__name__)
 
 SUPPORTED_SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3_ADD2")
@@ -18,7 +20,7 @@ _SCHEMA_RE = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'", re.IGNORECASE)
 _HEAD_BYTES = 64 * 1024
 
 
-class IfcReadError(Exception):
+class IfcReadError(InputError):
     """A file that cannot be read as IFC; the message names the file and the cause."""
 
     def __init__(self, path: Path | str, cause: str):

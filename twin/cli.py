@@ -14,8 +14,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ifc.reader import IfcReadError
-from twin.scene import SceneError
+from twin.errors import InputError
 
 err = Console(stderr=True)
 out = Console()
@@ -78,8 +77,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from twin.scene import load_park
-    from twin.web.server import serve
+    from twin.web.server import check_address, serve
 
+    check_address(args.address)  # refuse before the (long) park load
     with progress_bar("loading park") as progress:
         park = load_park(args.scene, progress=progress)
     serve(park, port=args.port, address=args.address, show=args.show)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.run(args)
-    except (IfcReadError, SceneError) as exc:
+    except InputError as exc:
         err.print(f"twin: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:

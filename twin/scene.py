@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ifc.importer import import_ifc
+from twin.errors import InputError
 from twin.park import Park
 
 
-class SceneError(Exception):
+class SceneError(InputError):
     """A scene that cannot be loaded; the message names the file and field."""
 
 

@@ -15,7 +15,8 @@ def _value(value: Any) -> str:
 
 
 def _row(label: str, value: Any) -> str:
-    return f"<tr><th style='text-align:left;padding-right:8px'>{escape(label)}</th><td>{escape(_value(value))}</td></tr>"
+    return (f"<tr><th style='text-align:left;padding-right:8px;white-space:nowrap'>{escape(label)}</th>"
+            f"<td>{escape(_value(value))}</td></tr>")
 
 
 def _label(node: Node) -> str:
@@ -39,8 +40,8 @@ def node_card(park: Park, node_id: str) -> str:
         return f"<p>{escape(t('info_empty'))}</p>"
     node = park.get(node_id)
     path = " › ".join(_label(n) for n in park.path(node_id))
-    rows = [_row(t("name"), node.name), _row(t("kind"), t(f"kind.{node.kind}")),
-            _row(t("ifc_class"), node.ifc_class), _row(t("long_name"), node.long_name),
-            _row(t("path"), path), _row(t("id"), node.id)]
-    return (f"<table class='twin-node' data-node-id='{escape(node.id)}'>{''.join(rows)}</table>"
+    fields = [("name", node.name), ("kind", t(f"kind.{node.kind}")), ("ifc_class", node.ifc_class),
+              ("long_name", node.long_name), ("path", path), ("id", node.id)]
+    rows = "".join(_row(t(key), value) for key, value in fields if value)
+    return (f"<table class='twin-node' data-node-id='{escape(node.id)}'>{rows}</table>"
             f"<h4>{escape(t('properties'))}</h4>{property_sets(node)}")

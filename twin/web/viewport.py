@@ -52,6 +52,7 @@ def manifest(batches: Iterable[RenderBatch]) -> list[dict]:
 def browser_labels(lang: str = "zh") -> dict[str, str]:
     return {key: t(key, lang) for key in BROWSER_LABELS}
 
+
 _ESM = """
 const HIGHLIGHT = [255, 128, 0];
 
@@ -70,15 +71,17 @@ export function render({ model, el }) {
   status.style.cssText = 'position:absolute;left:12px;top:12px;padding:6px 10px;border-radius:4px;' +
     'background:rgba(0,0,0,.6);color:#fff;font-size:13px;pointer-events:none';
   const compass = document.createElement('div');
-  compass.style.cssText = 'position:absolute;right:14px;top:14px;width:44px;height:44px;' +
+  compass.style.cssText = 'position:absolute;right:14px;top:14px;width:64px;height:64px;' +
     'border-radius:50%;border:2px solid rgba(255,255,255,.7);background:rgba(0,0,0,.35);' +
-    'pointer-events:none';
-  compass.innerHTML = '<div style="position:absolute;inset:0;display:flex;flex-direction:column;' +
-    'align-items:center;color:#fff;font-size:11px;line-height:12px">' +
-    '<span></span><div style="width:0;height:0;border-left:6px solid transparent;' +
-    'border-right:6px solid transparent;border-bottom:18px solid #e53935"></div></div>';
-  compass.querySelector('span').textContent = labels.north;
-  const needle = compass.firstChild;
+    'pointer-events:none;color:#fff;font-size:12px';
+  const needle = document.createElement('div');
+  needle.style.cssText = 'position:absolute;left:25px;top:12px;width:0;height:0;' +
+    'border-left:5px solid transparent;border-right:5px solid transparent;' +
+    'border-bottom:20px solid #e53935;transform-origin:5px 20px';
+  const north = document.createElement('span');
+  north.style.cssText = 'position:absolute;transform:translate(-50%,-50%)';
+  north.textContent = labels.north;
+  compass.append(needle, north);
   root.append(view, status, compass);
   el.appendChild(root);
   if (!vtk) {
@@ -91,12 +94,12 @@ export function render({ model, el }) {
     background: [0.07, 0.08, 0.11], listenWindowResize: false });
   grw.setContainer(view);
   grw.resize();
-  const resizer = new ResizeObserver(() => { grw.resize(); draw(); });
-  resizer.observe(view);
   const renderer = grw.getRenderer(), renderWindow = grw.getRenderWindow();
   const interactor = grw.getInteractor();
   const camera = renderer.getActiveCamera();
   const draw = () => renderWindow.render();
+  const resizer = new ResizeObserver(() => { grw.resize(); draw(); });
+  resizer.observe(view);
 
   // Z is up: orbit about the world Z axis, pan with the right button or shift, zoom with the wheel.
   const M = vtk.Interaction.Manipulators;
@@ -121,16 +124,25 @@ export function render({ model, el }) {
     draw();
   }
 
-  // North (+Y of the park frame) as seen on screen: its components along screen right and up.
+  // North (+Y of the park frame) on screen: its components along the screen's right and up.
   function pointNorth() {
-    const d = camera.getDirectionOfProjection(), up = camera.getViewUp();
-    const right = [d[1] * up[2] - d[2] * up[1], d[2] * up[0] - d[0] * up[2], d[0] * up[1] - d[1] * up[0]];
-    needle.style.transform = `rotate(${Math.atan2(right[1], up[1])}rad)`;
+    const d = camera.getDirectionOfProjection(), v = camera.getViewUp();
+    const cross = (a, b) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+    const right = cross(d, v), up = cross(right, d);
+    const a = Math.atan2(right[1], up[1]);
+    needle.style.transform = `rotate(${a}rad)`;
+    north.style.left = `${30 + 23 * Math.sin(a)}px`;
+    north.style.top = `${30 - 23 * Math.cos(a)}px`;
   }
   camera.onModified(pointNorth);
 
+  const picker = vtk.Rendering.Core.vtkCellPicker.newInstance();  // picks among batch actors only
+  picker.setPickFromList(1);
+  picker.initializePickList();
+  picker.setTolerance(0);  // the default accepts triangles up to 2.5% of the view away: wrong node
+
   // --- batches: fetch, parse TWB1, one actor each -------------------------------------------
-  const loaded = [];           // per batch: {polydata, colors, base, cellNode, nodeIds, cells, start, index}
+  const loaded = [];           // per batch: polydata, colour array, node ids, cells grouped by node
   const byPolydata = new Map();
 
   function parse(buf) {
@@ -192,16 +204,12 @@ export function render({ model, el }) {
   }
 
   async function fetchBatch(entry) {
-    const response = await fetch(entry.url, { credentials: 'same-origin' });
+    const response = await fetch(entry.url);  // plain HTTP, cached by the browser (immutable)
     if (!response.ok) throw new Error(`${entry.url}: HTTP ${response.status}`);
     return parse(await response.arrayBuffer());
   }
 
   // --- picking and highlight ------------------------------------------------------------------
-  const picker = vtk.Rendering.Core.vtkCellPicker.newInstance();
-  picker.setPickFromList(1);
-  picker.initializePickList();
-
   function paint(batch, node, rgb) {
     const { start, cells, rgb: values } = batch;
     for (let k = start[node]; k < start[node + 1]; k++) values.set(rgb, 3 * cells[k]);

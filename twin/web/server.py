@@ -1,0 +1,118 @@
+"""The one server (design decision 10): the Panel app and the geometry route, on localhost.
+
+One :class:`~twin.park.Park` is shared by every session. Until users exist the only principal
+is ``local`` with every permission, so the server refuses to listen beyond the loopback interface.
+
+>>> serve(park)                                     # doctest: +SKIP  (blocks; Ctrl-C stops)
+>>> with BackgroundServer(park) as server:          # doctest: +SKIP  (tests: a free port, a thread)
+...     urllib.request.urlopen(server.url)
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+
+import panel as pn
+from bokeh.server.server import Server
+from tornado.ioloop import IOLoop
+
+from app import create_app
+from twin.errors import InputError
+from twin.park import Park
+from twin.web.geometry import geometry_route
+
+LOCALHOST = "127.0.0.1"
+
+
+class AddressRefused(InputError):
+    """An address beyond the loopback interface, refused while only the ``local`` principal exists."""
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def check_address(address: str) -> None:
+    """Refuse any address beyond loopback while ``local`` (every permission) is the only principal."""
+    if not is_loopback(address):
+        raise AddressRefused(f"--address {address}: twin serves the loopback interface only until users exist")
+
+
+def free_port(address: str = LOCALHOST) -> int:
+    """A TCP port free on ``address`` right now."""
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
+                 loop: IOLoop | None = None) -> Server:
+    """A Bokeh/Panel server for ``park``, bound but not started (``port=0``: a free port)."""
+    check_address(address)
+    port = port or free_port(address)
+    return pn.serve({"/": lambda: create_app(park)}, port=port, address=address, show=show,
+                    start=False, loop=loop, verbose=False, title=park.name,
+                    websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],
+                    extra_patterns=[geometry_route(park.batches)])
+
+
+def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False) -> None:
+    """Serve the twin of ``park`` until interrupted."""
+    server = build_server(park, port, address, show)
+    print(f"twin: {park.name} at http://{address}:{server.port}/ "
+          f"(listening on localhost only; principal 'local' holds every permission)")
+    server.start()
+    server.io_loop.start()
+
+
+class BackgroundServer:
+    """The server on its own thread and event loop, for tests: ``with BackgroundServer(park) as s``."""
+
+    def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST):
+        self.park, self.address = park, address
+        self.port = port or free_port(address)
+        self.url = f"http://{address}:{self.port}"
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="twin-server", daemon=True)
+        self._loop: IOLoop | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        self._loop = IOLoop.current()
+        try:
+            server = build_server(self.park, self.port, self.address, loop=self._loop)
+            server.start()
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.start()
+        server.stop()
+        self._loop.close(all_fds=True)
+
+    def start(self, timeout_s: float = 30) -> BackgroundServer:
+        self._thread.start()
+        self._ready.wait(timeout_s)
+        if self._error is not None:
+            raise RuntimeError("twin server failed to start") from self._error
+        return self
+
+    def stop(self, timeout_s: float = 10) -> None:
+        if self._loop is not None:
+            self._loop.add_callback(self._loop.stop)
+        self._thread.join(timeout_s)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
