@@ -13,7 +13,7 @@ import shapely
 
 from ifc.geometry import Shape, shapes
 from ifc.georef import read_georeference
-from ifc.reader import open_ifc
+from ifc.reader import IfcReadError, open_ifc
 from ifc.spatial import SpatialTree
 from twin.batches import CATEGORY_CLASSES, MeshPart, merge
 from twin.park import ROOT_ID, Node, Park
@@ -45,6 +45,9 @@ def import_ifc(path: str | os.PathLike, progress: Callable[[int], None] | None =
     """
     model = open_ifc(path)
     tree = SpatialTree(model, prefix)
+    if park is not None and (clash := next((i for i in tree.ids.values() if i in park), None)):
+        raise IfcReadError(path, f"node id {clash} is already in the park (the same GlobalId in another "
+                                 "source): give each such source its own 'key' in the scene file")
     projects = model.by_type("IfcProject")
     if park is None:
         park = Park((projects[0].LongName or projects[0].Name) if projects and (projects[0].Name or projects[0].LongName)

@@ -45,9 +45,7 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
     if not isinstance(sources, list) or not all(isinstance(s, dict) and "path" in s for s in sources):
         raise SceneError(f"{file}: field 'ifc' must be a list of tables with a 'path'")
     park = Park(scene["name"], crs=scene.get("crs"))
-    for i, source in enumerate(sources):
+    for source in sources:
         prefix = f"ifc:{source['key']}:" if "key" in source else "ifc:"
-        if prefix in park.sources:
-            raise SceneError(f"{file}: ifc[{i}] repeats source key {source.get('key')!r}; give each file its own 'key'")
         import_ifc(file.parent / source["path"], progress=progress, prefix=prefix, park=park)
     return park
