@@ -11,6 +11,7 @@ PosixPath('office.ifc')
 """
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,8 @@ import ifcopenshell.api.unit
 import ifcopenshell.guid
 import ifcopenshell.util.geolocation
 from ifcopenshell.util.shape_builder import ShapeBuilder
+
+from twin.errors import InputError
 
 LENGTH_M = 40.0  # floor plate along x (east)
 DEPTH_M = 18.0  # floor plate along y (north)
@@ -328,7 +331,13 @@ class _Writer:
         rng = random.Random(f"guid/{seed}")
         for element in self.f.by_type("IfcRoot"):
             element.GlobalId = ifcopenshell.guid.compress(uuid.UUID(int=rng.getrandbits(128), version=4).hex)
-        self.f.write(str(path))
+        partial = path.with_name(path.name + ".part")  # never leave a half-written file at `path`
+        try:
+            self.f.write(str(partial))
+            partial.replace(path)
+        except (OSError, RuntimeError) as exc:  # ifcopenshell raises RuntimeError when it cannot write
+            partial.unlink(missing_ok=True)
+            raise InputError(f"{path}: cannot write ({exc})") from exc
 
 
 class _Storey:
@@ -474,8 +483,14 @@ def write_office(path: str | Path, storeys: int = 4, copies: int = 1, seed: int 
     ``progress(done, total)`` is called after every storey. The same arguments give the same bytes.
     """
     if storeys < 1 or copies < 1:
-        raise ValueError("storeys and copies must be at least 1")
+        raise InputError(f"--storeys {storeys} --copies {copies}: both must be at least 1")
     path = Path(path)
+    try:  # fail before a minute of work, not after
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create its folder ({exc.strerror})") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"{path}: folder is not writable")
     rng = random.Random(seed)
     writer = _Writer(f"twin-office-s{storeys}-c{copies}-seed{seed}.ifc")
     total, done = storeys * copies, 0

@@ -80,16 +80,32 @@ def _epsg(crs_name: str | None) -> int | None:
     return int(code) if code else None
 
 
+def _conversion_record(model: ifcopenshell.file) -> tuple[dict, str | None] | None:
+    """IfcMapConversion attributes and the target CRS name (IFC2X3: the ePSet_ property sets)."""
+    if model.schema == "IFC2X3":
+        project = next(iter(model.by_type("IfcProject")), None)
+        record = ifcopenshell.util.element.get_pset(project, "ePSet_MapConversion") if project else None
+        crs = ifcopenshell.util.element.get_pset(project, "ePSet_ProjectedCRS") if record else None
+        return (record, (crs or {}).get("Name")) if record else None
+    for context in model.by_type("IfcGeometricRepresentationContext", include_subtypes=False):
+        for operation in context.HasCoordinateOperation or ():
+            if operation.is_a("IfcMapConversion"):
+                return operation.get_info(), getattr(operation.TargetCRS, "Name", None)
+    return None
+
+
 def _map_conversion(model: ifcopenshell.file) -> tuple[MapConversion, str | None] | None:
-    params = geolocation.get_helmert_transformation_parameters(model)
-    if params is None:
+    found = _conversion_record(model)
+    if found is None:
         return None
-    crs = geolocation.get_crs(model) or {}
+    record, crs_name = found
+    xaa, xao = record.get("XAxisAbscissa") or 0.0, record.get("XAxisOrdinate") or 0.0
     # Writers disagree on whether Scale holds the unit conversion; keep the grid factor only.
-    unit_ratio = ifcopenshell.util.unit.calculate_unit_scale(model)
-    scale = min((params.scale, params.scale * unit_ratio, params.scale / unit_ratio), key=lambda s: abs(s - 1))
-    rotation = math.atan2(params.xao, params.xaa) if (params.xaa or params.xao) else 0.0
-    return MapConversion(params.e, params.n, params.h, rotation, scale), crs.get("Name")
+    scale, unit_ratio = record.get("Scale") or 1.0, ifcopenshell.util.unit.calculate_unit_scale(model)
+    grid_scale = min((scale, scale * unit_ratio, scale / unit_ratio), key=lambda f: abs(f - 1))
+    rotation = math.atan2(xao, xaa) if (xaa or xao) else 0.0
+    return MapConversion(record.get("Eastings") or 0.0, record.get("Northings") or 0.0,
+                         record.get("OrthogonalHeight") or 0.0, rotation, grid_scale), crs_name
 
 
 def _site_reference(model: ifcopenshell.file) -> tuple[float, float, float | None, tuple] | None:

@@ -106,3 +106,17 @@ def test_demo_park_building_is_what_the_generator_writes(tmp_path):
     fresh = write_office(tmp_path / "office.ifc", storeys=6, seed=2026)
     assert fresh.read_bytes() == demo.read_bytes(), (
         "scenes/demo/office.ifc is stale: run `twin generate scenes/demo/office.ifc --storeys 6 --seed 2026`")
+
+
+@pytest.mark.parametrize("args, cause", [(["--storeys", "0"], "--storeys 0 --copies 1: both must be at least 1"),
+                                         ([], "cannot write")])
+def test_generate_bad_input_one_clear_line(tmp_path: Path, args: list[str], cause: str) -> None:
+    from conftest import run_twin
+
+    target = tmp_path / "office.ifc"
+    if not args:  # a folder where the file should go: nothing can be written there
+        target.mkdir()
+    result = run_twin("generate", target, *args)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and cause in lines[0], result.stderr
+    assert not list(tmp_path.glob("*.part"))

@@ -130,3 +130,27 @@ def test_source_file_is_never_modified(sample, tmp_path):
     before = copy.read_bytes()
     open_ifc(copy)
     assert copy.read_bytes() == before
+
+
+@pytest.mark.parametrize("source", ["webifc_example.ifc", "ios_basic.ifc"])  # IFC2X3 ePSet_, IFC4 entity
+def test_map_conversion_written_by_ifcopenshell(source, sample, tmp_path):
+    """A map conversion to CGCS2000 / 3-degree Gauss-Kruger CM 120E (EPSG:4549), as a Chinese
+    survey would give it, read back from both IFC2X3 property sets and IFC4 entities."""
+    import ifcopenshell.api.georeference
+
+    model = ifcopenshell.open(str(sample(source)))
+    ifcopenshell.api.georeference.add_georeferencing(model)
+    ifcopenshell.api.georeference.edit_georeferencing(
+        model, projected_crs={"Name": "EPSG:4549"},
+        coordinate_operation={"Eastings": 547_500.0, "Northings": 3_456_300.0, "OrthogonalHeight": 4.5,
+                              "XAxisAbscissa": 0.8660254, "XAxisOrdinate": 0.5, "Scale": 1.0})
+    path = tmp_path / source
+    model.write(str(path))
+    geo = inspect_ifc(path)["georeference"]
+    lon, lat = pyproj.Transformer.from_crs(4549, 4326, always_xy=True).transform(547_500.0, 3_456_300.0)
+    assert geo["method"] == "map_conversion" and geo["epsg"] == 4549
+    assert (geo["lat"], geo["lon"]) == pytest.approx((lat, lon), abs=1e-9)
+    assert 31 < geo["lat"] < 32 and 120 < geo["lon"] < 121
+    from ifc.georef import read_georeference
+    grid = read_georeference(open_ifc(path)).conversion.to_grid([[10.0, 0.0, 1.0]])[0]
+    assert grid == pytest.approx([547_500.0 + 10 * 0.8660254, 3_456_300.0 + 10 * 0.5, 5.5], abs=1e-4)

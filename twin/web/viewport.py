@@ -31,6 +31,7 @@ CATEGORY_STYLE: dict[str, tuple[tuple[int, int, int], float]] = {
     "structure": ((205, 195, 175), 1.0),
     "mep": ((70, 160, 205), 1.0),
     "furniture": ((175, 145, 110), 1.0),
+    "site": ((128, 150, 112), 1.0),
     "other": ((185, 185, 185), 1.0),
 }
 
