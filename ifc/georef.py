@@ -73,11 +73,27 @@ class Georeference:
 
 
 def _epsg(crs_name: str | None) -> int | None:
-    if not crs_name:
+    """EPSG code from ``EPSG:4549``, ``urn:ogc:def:crs:EPSG::4549``, ``4549`` or a CRS name
+    PROJ knows (``CGCS2000 / 3-degree Gauss-Kruger CM 120E``)."""
+    if not crs_name or not crs_name.strip():
         return None
-    match = _EPSG_RE.search(crs_name)
-    code = match.group(1) if match else crs_name.strip() if crs_name.strip().isdigit() else None
-    return int(code) if code else None
+    if match := _EPSG_RE.search(crs_name):
+        return int(match.group(1))
+    if crs_name.strip().isdigit():
+        return int(crs_name)
+    try:
+        return pyproj.CRS.from_user_input(crs_name).to_epsg()
+    except pyproj.exceptions.CRSError:
+        log.warning("IfcProjectedCRS %r: not an EPSG code or a CRS name PROJ knows", crs_name)
+        return None
+
+
+def _degrees(dms: tuple[int, ...]) -> float:
+    """IfcCompoundPlaneAngleMeasure (degrees, minutes, seconds[, millionths]) → decimal degrees.
+    Tolerates writers that sign only the degrees or leave out the last parts."""
+    parts = [abs(v) for v in (*dms, 0, 0, 0)[:4]]
+    sign = -1.0 if any(v < 0 for v in dms) else 1.0
+    return sign * (parts[0] + parts[1] / 60 + parts[2] / 3600 + parts[3] / 3.6e9)
 
 
 def _conversion_record(model: ifcopenshell.file) -> tuple[dict, str | None] | None:
@@ -111,8 +127,7 @@ def _map_conversion(model: ifcopenshell.file) -> tuple[MapConversion, str | None
 def _site_reference(model: ifcopenshell.file) -> tuple[float, float, float | None, tuple] | None:
     for site in model.by_type("IfcSite"):
         if site.RefLatitude and site.RefLongitude:
-            lat = geolocation.dms2dd(*site.RefLatitude)
-            lon = geolocation.dms2dd(*site.RefLongitude)
+            lat, lon = _degrees(site.RefLatitude), _degrees(site.RefLongitude)
             origin = (0.0, 0.0, 0.0)
             if site.ObjectPlacement is not None:
                 matrix = ifcopenshell.util.placement.get_local_placement(site.ObjectPlacement)

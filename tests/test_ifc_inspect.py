@@ -10,7 +10,7 @@ import ifcopenshell.geom
 import pyproj
 import pytest
 
-from conftest import ifc_files, needs_data, run_twin
+from conftest import ROOT, ifc_files, needs_data, run_twin
 from ifc.inspect import inspect_ifc
 from ifc.reader import IfcReadError, open_ifc
 
@@ -96,8 +96,8 @@ def test_cli_json_contract(sample):
     assert (report["buildings"], report["storeys"], report["spaces"]) == (1, 2, 7)
 
 
-def _bad_files(tmp_path, sample):
-    good = sample("ios_basic.ifc").read_bytes()
+def _bad_files(tmp_path):
+    good = (ROOT / "scenes" / "demo" / "office.ifc").read_bytes()  # in the repo: runs without sample data
     files = {
         "truncated": (good[: len(good) // 2], "truncated"),
         "not IFC": (b"PK\x03\x04 this is a zip, not a STEP file", "not an IFC file"),
@@ -112,8 +112,8 @@ def _bad_files(tmp_path, sample):
 
 
 @pytest.mark.parametrize("case", ["truncated", "not IFC", "unknown schema", "empty", "missing"])
-def test_bad_input_one_clear_line(case, tmp_path, sample):
-    name, path, cause = next(c for c in _bad_files(tmp_path, sample) if c[0] == case)
+def test_bad_input_one_clear_line(case, tmp_path):
+    name, path, cause = next(c for c in _bad_files(tmp_path) if c[0] == case)
     with pytest.raises(IfcReadError) as info:
         open_ifc(path)
     assert str(path) in str(info.value) and cause in str(info.value)
@@ -154,3 +154,18 @@ def test_map_conversion_written_by_ifcopenshell(source, sample, tmp_path):
     from ifc.georef import read_georeference
     grid = read_georeference(open_ifc(path)).conversion.to_grid([[10.0, 0.0, 1.0]])[0]
     assert grid == pytest.approx([547_500.0 + 10 * 0.8660254, 3_456_300.0 + 10 * 0.5, 5.5], abs=1e-4)
+
+
+@pytest.mark.parametrize("dms, degrees", [((49, 6, 1, 566000), 49.100435), ((-71, -1, -58, -789672), -71.032997),
+                                          ((-71, 1, 58), -71.032778), ((31, 13), 31.216667)])
+def test_site_angles_as_writers_give_them(dms, degrees):
+    from ifc.georef import _degrees
+    assert _degrees(dms) == pytest.approx(degrees, abs=1e-6)
+
+
+@pytest.mark.parametrize("name, code", [("EPSG:4549", 4549), ("urn:ogc:def:crs:EPSG::25832", 25832),
+                                        ("4547", 4547), ("CGCS2000 / 3-degree Gauss-Kruger CM 120E", 4549),
+                                        ("", None), ("UTM32", None)])
+def test_epsg_from_crs_names(name, code):
+    from ifc.georef import _epsg
+    assert _epsg(name) == code
