@@ -48,10 +48,9 @@ def import_ifc(path: str | os.PathLike, progress: Callable[[int], None] | None =
     if park is not None and (clash := next((i for i in tree.ids.values() if i in park), None)):
         raise IfcReadError(path, f"node id {clash} is already in the park (the same GlobalId in another "
                                  "source): give each such source its own 'key' in the scene file")
-    projects = model.by_type("IfcProject")
     if park is None:
-        park = Park((projects[0].LongName or projects[0].Name) if projects and (projects[0].Name or projects[0].LongName)
-                    else Path(path).stem)
+        project = next(iter(model.by_type("IfcProject")), None)
+        park = Park(project and (project.LongName or project.Name) or Path(path).stem)
     park.georeference = read_georeference(model)
     meshes: dict[int, Shape] = {s.step_id: s for s in shapes(model, progress=progress)
                                if s.step_id in tree.ids and len(s.faces)}

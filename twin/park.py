@@ -79,6 +79,7 @@ class Park:
         self.batches: list[RenderBatch] = []
         self.sources: dict[str, Any] = {}  # source key → opened model (an ifcopenshell file…)
         self.georeference: Any = None  # has ``to_lonlat(points_m)``; set by the importers
+        self._indexes: dict[str | None, SpatialIndex] = {}  # by node kind; cleared when nodes change
         self.add(Node(ROOT_ID, "park", name))
 
     # --- building the graph -------------------------------------------------------------------
@@ -89,7 +90,7 @@ class Park:
         self.nodes[node.id] = node
         if node.parent is not None:
             self.nodes[node.parent].children.append(node.id)
-        self.__dict__.pop("_spatial_index", None)
+        self._indexes.clear()
         return node
 
     def reparent(self, node_id: str, parent_id: str) -> None:
@@ -172,47 +173,47 @@ class Park:
         return [n for n in (self.nodes.values() if among is None else among) if matches(n)]
 
     # --- spatial queries ------------------------------------------------------------------------
-    @cached_property
-    def _spatial_index(self) -> tuple[cKDTree, cKDTree, list[str]]:
-        """KD-trees over node centres: 3D for nearest/radius, 2D (plan) for polygons."""
-        placed = [n for n in self.nodes.values() if n.bounds_m is not None and n.kind != "park"]
-        centres = np.array([n.centre_m for n in placed]).reshape(-1, 3)
-        return cKDTree(centres), cKDTree(centres[:, :2]), [n.id for n in placed]
+    def _index(self, kind: str | None) -> SpatialIndex:
+        """The spatial index over the centres of placed nodes (of one kind), built on first use."""
+        if kind not in self._indexes:
+            placed = [n for n in self.nodes.values()
+                      if n.bounds_m is not None and n.kind != "park" and (kind is None or n.kind == kind)]
+            self._indexes[kind] = SpatialIndex(np.array([n.centre_m for n in placed]).reshape(-1, 3),
+                                               [n.id for n in placed])
+        return self._indexes[kind]
 
     def nearest(self, point_m: Iterable[float], n: int = 1, kind: str | None = None) -> list[Node]:
-        """The ``n`` nodes (of ``kind`` if given) whose centres lie nearest to a park point."""
-        tree, _, ids = self._spatial_index
-        if not ids:
+        """The ``n`` nodes (of ``kind`` if given) whose centres lie nearest to a park point, nearest first."""
+        index = self._index(kind)
+        if not index.ids:
             return []
-        out: list[Node] = []
-        k = n
-        while len(out) < n and k <= 4 * len(ids):
-            _, idx = tree.query(np.asarray(list(point_m), float), k=min(k, len(ids)))
-            out = [self.nodes[ids[i]] for i in np.atleast_1d(idx) if i < len(ids)]
-            out = [node for node in out if kind is None or node.kind == kind][:n]
-            if k >= len(ids):
-                break
-            k *= 4
-        return out
+        _, hits = index.space.query(np.asarray(list(point_m), float), k=min(n, len(index.ids)))
+        return [self.nodes[index.ids[i]] for i in np.atleast_1d(hits)]
 
     def within_radius(self, point_m: Iterable[float], radius_m: float, kind: str | None = None) -> list[Node]:
-        """Nodes whose centres lie within ``radius_m`` of a park point, nearest first."""
-        tree, _, ids = self._spatial_index
+        """Nodes (of ``kind`` if given) whose centres lie within ``radius_m`` of a park point, nearest first."""
+        index = self._index(kind)
         centre = np.asarray(list(point_m), float)
-        hits = tree.query_ball_point(centre, radius_m) if ids else []
-        nodes = [self.nodes[ids[i]] for i in hits]
-        nodes = [n for n in nodes if kind is None or n.kind == kind]
-        return sorted(nodes, key=lambda n: float(np.linalg.norm(n.centre_m - centre)))
+        hits = index.space.query_ball_point(centre, radius_m, return_sorted=True) if index.ids else []
+        return sorted((self.nodes[index.ids[i]] for i in hits),
+                      key=lambda n: float(np.linalg.norm(n.centre_m - centre)))
 
     def within_polygon(self, polygon: shapely.Polygon, kind: str | None = None) -> list[Node]:
-        """Nodes whose centres fall inside a 2D park polygon (any height)."""
-        _, plan, ids = self._spatial_index
-        if not ids:
+        """Nodes (of ``kind`` if given) whose centres fall inside a 2D park polygon, at any height."""
+        index = self._index(kind)
+        if not index.ids:
             return []
         x0, y0, x1, y1 = polygon.bounds
-        near = np.asarray(plan.query_ball_point(((x0 + x1) / 2, (y0 + y1) / 2),
-                                                float(np.hypot(x1 - x0, y1 - y0)) / 2 + 1e-9), dtype=int)
-        xy = plan.data[near]
-        inside = near[shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])]
-        nodes = [self.nodes[ids[i]] for i in inside]
-        return [n for n in nodes if kind is None or n.kind == kind]
+        near = np.asarray(index.plan.query_ball_point(((x0 + x1) / 2, (y0 + y1) / 2),
+                                                      float(np.hypot(x1 - x0, y1 - y0)) / 2 + 1e-9), dtype=int)
+        xy = index.plan.data[near]
+        return [self.nodes[index.ids[i]] for i in near[shapely.contains_xy(polygon, xy[:, 0], xy[:, 1])]]
+
+
+class SpatialIndex:
+    """KD-trees over node centres: 3D (``space``) for nearest and radius, 2D (``plan``) for polygons."""
+
+    def __init__(self, centres_m: np.ndarray, ids: list[str]):
+        self.ids = ids
+        self.space = cKDTree(centres_m)
+        self.plan = cKDTree(centres_m[:, :2])
