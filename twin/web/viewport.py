@@ -99,7 +99,13 @@ export function render({ model, el }) {
   const interactor = grw.getInteractor();
   const camera = renderer.getActiveCamera();
   const draw = () => renderWindow.render();
-  const resizer = new ResizeObserver(() => { grw.resize(); draw(); });
+  let drawPending = false;     // many changes within one frame (batches arriving, resizes): one render
+  const drawSoon = () => {
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => { drawPending = false; draw(); });
+  };
+  const resizer = new ResizeObserver(() => { grw.resize(); drawSoon(); });
   resizer.observe(view);
 
   // Z is up: orbit about the world Z axis, pan with the right button or shift, zoom with the wheel.
@@ -250,7 +256,7 @@ export function render({ model, el }) {
     addBatch(entry, data);
     root.dataset.loaded = String(loaded.length);
     progress();
-    if (loaded.length === 1) home(); else draw();
+    if (loaded.length === 1) home(); else drawSoon();
   }))).then(() => {
     home();
     if (model.picked) highlight(model.picked);
