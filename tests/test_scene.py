@@ -89,3 +89,9 @@ def test_failed_import_leaves_the_park_unchanged(tmp_path, demo):
     with pytest.raises(IfcReadError, match="truncated"):
         import_ifc(broken, park=demo, prefix="ifc:broken:")
     assert (dict(demo.nodes), list(demo.batches), dict(demo.sources)) == before
+
+
+def test_serve_refuses_a_missing_scene_in_one_line(tmp_path):
+    result = run_twin("serve", tmp_path / "no_such_park")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "no_such_park" in lines[0], result.stderr
