@@ -114,22 +114,21 @@ def _floor_print(shape: Shape) -> shapely.Geometry:
 
 def _link_spaces_by_geometry(park: Park, tree: SpatialTree, meshes: dict[int, Shape]) -> None:
     """Elements the file gives no space: the space whose plan and height hold their centre."""
-    spaces = [(step, park.nodes[tree.ids[step]]) for step in meshes if park.nodes[tree.ids[step]].kind == "space"]
-    loose = [n for step, n in ((s, park.nodes[tree.ids[s]]) for s in meshes)
-             if n.kind == "element" and "space" not in n.links]
+    shaped = [(step, park.nodes[tree.ids[step]]) for step in meshes]
+    spaces = [node for _, node in shaped if node.kind == "space"]
+    loose = [node for _, node in shaped if node.kind == "element" and "space" not in node.links]
     if not spaces or not loose:
         return
-    prints = [_floor_print(meshes[step]) for step, _ in spaces]
+    prints = [_floor_print(meshes[step]) for step, node in shaped if node.kind == "space"]
     centres = np.array([n.centre_m for n in loose])
     hit_point, hit_space = shapely.STRtree(prints).query(shapely.points(centres[:, :2]), predicate="within")
     best: dict[int, tuple[float, int]] = {}
     for p, s in zip(hit_point, hit_space):
-        zmin, zmax = spaces[s][1].bounds_m[2], spaces[s][1].bounds_m[5]
+        zmin, zmax = spaces[s].bounds_m[2], spaces[s].bounds_m[5]
         if zmin - 0.05 <= centres[p, 2] <= zmax and (p not in best or prints[s].area < best[p][0]):
             best[p] = (prints[s].area, s)
     for p, (_, s) in best.items():
-        space = spaces[s][1]
-        node = loose[p]
+        space, node = spaces[s], loose[p]
         node.links["space"] = space.id
         if "storey" in space.links:
             node.links.setdefault("storey", space.links["storey"])

@@ -31,7 +31,7 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
         path = "office.ifc"
     """
     file = scene_file(path)
-    if file.suffix.lower() == ".ifc" or not file.exists() and file.suffix.lower() != ".toml":
+    if file.suffix.lower() != ".toml":
         return import_ifc(file, progress=progress)
     if not file.exists():
         raise SceneError(f"{file}: no such scene file")
