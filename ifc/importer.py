@@ -13,6 +13,7 @@ import shapely
 
 from ifc.geometry import Shape, shapes
 from ifc.georef import read_georeference
+from ifc.properties import remember
 from ifc.reader import IfcReadError, open_ifc
 from ifc.spatial import SpatialTree
 from twin.batches import CATEGORY_CLASSES, MeshPart, merge
@@ -44,7 +45,8 @@ def import_ifc(path: str | os.PathLike, progress: Callable[[int], None] | None =
     before anything is added to ``park``.
     """
     model = open_ifc(path)
-    tree = SpatialTree(model, prefix)
+    remember(path, model)
+    tree = SpatialTree(model, Path(path), prefix)
     if park is not None and (clash := next((i for i in tree.ids.values() if i in park), None)):
         raise IfcReadError(path, f"node id {clash} is already in the park (the same GlobalId in another "
                                  "source): give each such source its own 'key' in the scene file")

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import ifcopenshell
 import ifcopenshell.util.element
 import ifcopenshell.util.unit
 
+from ifc.properties import IfcProperties
 from twin.park import ROOT_ID, Node
 
 #: IFC spatial classes → node kind. IFC 4.3 facilities (roads, bridges) count as buildings.
@@ -42,8 +44,8 @@ def _safe(model: ifcopenshell.file, cls: str) -> list:
 class SpatialTree:
     """Nodes for one IFC model. ``ids[step id]`` is the node id of an entity."""
 
-    def __init__(self, model: ifcopenshell.file, prefix: str = "ifc:"):
-        self.model = model
+    def __init__(self, model: ifcopenshell.file, path: Path, prefix: str = "ifc:"):
+        self.model, self.path = model, path
         self.prefix = prefix
         self.unit_m = ifcopenshell.util.unit.calculate_unit_scale(model)
         self.entities = sorted({e.id(): e for cls, _ in SPATIAL_KINDS for e in _safe(model, cls)}.values(),
@@ -118,7 +120,7 @@ class SpatialTree:
         kind = node_kind(entity)
         elevation = getattr(entity, "Elevation", None) if kind == "storey" else None
         type_obj = ifcopenshell.util.element.get_type(entity) if kind == "element" else None
-        model, step = self.model, entity.id()
+        step = entity.id()
         return Node(
             id=self.ids[step],
             kind=kind,
@@ -130,7 +132,7 @@ class SpatialTree:
             type_name=" ".join(filter(None, (getattr(entity, "ObjectType", None),
                                              type_obj.Name if type_obj else None))),
             elevation_m=elevation * self.unit_m if elevation is not None else None,
-            properties_loader=lambda: ifcopenshell.util.element.get_psets(model.by_id(step)),
+            properties_loader=IfcProperties(self.path, step),
         )
 
     def structure_of(self, step: int, kind: str) -> int | None:
