@@ -49,6 +49,11 @@ class Georeference:
     conversion: MapConversion | None = None
     site_origin_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
+    @property
+    def placeable(self) -> bool:
+        """Whether the model says where it is on Earth (a map conversion to an EPSG CRS, or lat/long)."""
+        return self.conversion is not None and self.epsg is not None or self.lat is not None and self.lon is not None
+
     def as_dict(self) -> dict:
         return {"method": self.method, "epsg": self.epsg, "lat": self.lat, "lon": self.lon}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import ifcopenshell
@@ -12,7 +12,8 @@ import numpy as np
 import shapely
 
 from ifc.geometry import Shape, shapes
-from ifc.georef import read_georeference
+from ifc.georef import Georeference, read_georeference
+from ifc.placement import apply
 from ifc.properties import remember
 from ifc.reader import IfcReadError, open_ifc
 from ifc.spatial import SpatialTree
@@ -38,24 +39,33 @@ def _is_a(entity: ifcopenshell.entity_instance, cls: str) -> bool:
 
 
 def import_ifc(path: str | os.PathLike, progress: Callable[[int], None] | None = None,
-               prefix: str = "ifc:", park: Park | None = None) -> Park:
-    """Read an IFC file into a park (a new one named after the project, or ``park``).
+               prefix: str = "ifc:", park: Park | None = None,
+               place: Callable[[Georeference], np.ndarray] | None = None) -> Park:
+    """Read an IFC file into ``park``, placed by ``place(georeference)`` (a 4×4 matrix from model
+    metres to the park frame); or, with neither, into a park of its own centred on the model.
 
     ``progress(percent)`` reports tessellation. Raises :class:`ifc.reader.IfcReadError` on bad input
     before anything is added to ``park``.
     """
     model = open_ifc(path)
     remember(path, model)
+    georef = read_georeference(model)
+    matrix = place(georef) if place is not None else None
     tree = SpatialTree(model, Path(path), prefix)
     if park is not None and (clash := next((i for i in tree.ids.values() if i in park), None)):
         raise IfcReadError(path, f"node id {clash} is already in the park (the same GlobalId in another "
                                  "source): give each such source its own 'key' in the scene file")
-    if park is None:
-        project = next(iter(model.by_type("IfcProject")), None)
-        park = Park(project and (project.LongName or project.Name) or Path(path).stem)
-    park.georeference = read_georeference(model)
     meshes: dict[int, Shape] = {s.step_id: s for s in shapes(model, progress=progress)
                                if s.step_id in tree.ids and len(s.faces)}
+    if park is None:
+        project = next(iter(model.by_type("IfcProject")), None)
+        park = Park(project and (project.LongName or project.Name) or Path(path).stem,
+                    origin_m=_centre(meshes.values()))
+        park.georeference = georef
+    if matrix is None:
+        matrix = np.eye(4)
+        matrix[:3, 3] = -park.origin_m
+    meshes = {step: Shape(step, apply(matrix, s.vertices_m), s.faces) for step, s in meshes.items()}
     for node in tree.nodes():
         if node.parent not in park:
             node.parent = ROOT_ID
@@ -65,6 +75,7 @@ def import_ifc(path: str | os.PathLike, progress: Callable[[int], None] | None =
     _link_spaces_by_geometry(park, tree, meshes)
     park.batches.extend(_batches(park, tree, meshes))
     park.sources[prefix] = model
+    park.placements[prefix] = matrix
     return park
 
 
@@ -80,10 +91,14 @@ def _set_bounds(park: Park, tree: SpatialTree, meshes: dict[int, Shape]) -> None
         if boxes:
             b = np.array(boxes)
             node.bounds_m = (*b[:, :3].min(axis=0), *b[:, 3:].max(axis=0))
-    all_boxes = np.array([n.bounds_m for n in park if n.bounds_m is not None and n.kind != "park"])
-    if len(all_boxes):
-        centre = (all_boxes[:, :2].min(axis=0) + all_boxes[:, 3:5].max(axis=0)) / 2
-        park.origin_m = np.array([*np.round(centre), 0.0])
+
+
+def _centre(shapes_: Iterable[Shape]) -> np.ndarray:
+    """The plan centre of a model, rounded to the metre, at height 0: a park origin of its own."""
+    boxes = np.array([(*s.vertices_m.min(axis=0), *s.vertices_m.max(axis=0)) for s in shapes_]).reshape(-1, 6)
+    if not len(boxes):
+        return np.zeros(3)
+    return np.array([*np.round((boxes[:, :2].min(axis=0) + boxes[:, 3:5].max(axis=0)) / 2), 0.0])
 
 
 def _link_structure(park: Park, tree: SpatialTree) -> None:
@@ -150,4 +165,4 @@ def _batches(park: Park, tree: SpatialTree, meshes: dict[int, Shape]):
         groups[(building, storey, category)].append(MeshPart(node.id, shape.vertices_m, shape.faces))
     for (building, storey, category), parts in groups.items():
         key = "/".join(filter(None, (building, storey, category)))
-        yield merge(key, category, building, storey, parts, park.origin_m)
+        yield merge(key, category, building, storey, parts, np.zeros(3))

@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from twin.errors import InputError
+from twin.info import park_info
+from twin.scene import scene_file
 
 err = Console(stderr=True)
 out = Console()
@@ -30,6 +32,8 @@ def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> None:
+    if args.file.suffix.lower() != ".ifc":
+        return inspect_gis_file(args)
     from ifc.inspect import inspect_ifc
 
     with progress_bar("tessellating") as progress:
@@ -42,6 +46,19 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         if key == "georeference":
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         table.add_row(key, str(value))
+    out.print(table)
+
+
+def inspect_gis_file(args: argparse.Namespace) -> None:
+    from gis.inspect import inspect_gis
+
+    report = inspect_gis(args.file)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    table = Table("layer", "epsg", "geometry", "features", title=str(args.file))
+    for layer in report["layers"]:
+        table.add_row(layer["name"], str(layer["epsg"]), str(layer["geometry_type"]), str(layer["features"]))
     out.print(table)
 
 
@@ -75,6 +92,34 @@ def cmd_generate(args: argparse.Namespace) -> None:
     err.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from twin.check import check_scene
+
+    problems = check_scene(args.scene)
+    for problem in problems:
+        err.print(problem, highlight=False, markup=False, soft_wrap=True)
+    if not problems:
+        out.print(f"{scene_file(args.scene)}: ok")
+    return 1 if problems else 0
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from twin.scene import load_park
+
+    with progress_bar("loading park") as progress:
+        park = load_park(args.scene, progress=progress)
+    info = park_info(park)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    table = Table(title=info["name"], show_header=False)
+    table.add_row("crs", str(info["crs"]))
+    table.add_row("bounds (lon/lat)", ", ".join(f"{v:.6f}" for v in info["bounds_lonlat"] or []))
+    for kind, n in info["counts"].items():
+        table.add_row(kind, str(n))
+    out.print(table)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from twin.scene import load_park
     from twin.web.server import check_address, serve
@@ -89,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twin", description="twin — a digital twin for smart parks")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("inspect", help="counts and georeference of an IFC file")
+    s = sub.add_parser("inspect", help="an IFC file's counts and georeference, or a GIS file's layers")
     s.add_argument("file", type=Path)
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(run=cmd_inspect)
@@ -108,6 +153,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=2026)
     s.set_defaults(run=cmd_generate)
 
+    s = sub.add_parser("check", help="list every problem of a scene file, with file and field")
+    s.add_argument("scene", type=Path)
+    s.set_defaults(run=cmd_check)
+
+    s = sub.add_parser("info", help="name, CRS, WGS84 bounds and node counts of a scene")
+    s.add_argument("scene", type=Path)
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(run=cmd_info)
+
     s = sub.add_parser("serve", help="open the park in the browser")
     s.add_argument("scene", type=Path, nargs="?", default=Path("scenes/demo"))
     s.add_argument("--port", type=int, default=5006)
@@ -122,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
                         handlers=[RichHandler(console=err, show_time=False, show_path=False)])
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except InputError as exc:
         err.print(f"twin: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -14,18 +14,25 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
+import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
 from twin.batches import RenderBatch
 
-#: The fixed set of node kinds (lower case); GIS kinds join it with the GIS import.
-KINDS = ("park", "site", "building", "storey", "space", "element", "device", "pipe", "network_node")
+#: The fixed set of node kinds (lower case): the tree, devices, networks, and the GIS kinds.
+KINDS = ("park", "site", "building", "storey", "space", "element", "device", "pipe", "network_node",
+         "road", "path", "parking", "parking_space", "green", "water", "boundary", "gate", "assembly_point")
 ROOT_ID = "park"
+
+
+@lru_cache(maxsize=8)
+def _to_wgs84(crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
 def fold(text: str) -> str:
@@ -78,6 +85,7 @@ class Park:
         self.nodes: dict[str, Node] = {}
         self.batches: list[RenderBatch] = []
         self.sources: dict[str, Any] = {}  # source key → opened model (an ifcopenshell file…)
+        self.placements: dict[str, np.ndarray] = {}  # source key → 4×4 model-to-park-frame matrix
         self.georeference: Any = None  # has ``to_lonlat(points_m)``; set by the importers
         self._indexes: dict[str | None, SpatialIndex] = {}  # by node kind; cleared when nodes change
         self.add(Node(ROOT_ID, "park", name))
@@ -137,6 +145,27 @@ class Park:
     def ancestor(self, node_id: str, kind: str) -> Node | None:
         """The nearest ancestor of a kind (the building of a space, the storey of a door…)."""
         return next((n for n in reversed(self.path(node_id)) if n.kind == kind), None)
+
+    def to_lonlat(self, points_m: Iterable[Iterable[float]]) -> np.ndarray | None:
+        """WGS84 ``(lon, lat, height)`` of park-frame points, or None for a park placed nowhere."""
+        points = np.asarray(points_m, float).reshape(-1, 3) + self.origin_m
+        if self.crs:
+            lon, lat = _to_wgs84(self.crs).transform(points[:, 0], points[:, 1])
+            return np.column_stack((lon, lat, points[:, 2]))
+        return self.georeference.to_lonlat(points) if self.georeference is not None else None
+
+    def lonlat(self, node_id: str) -> tuple[float, float, float] | None:
+        """WGS84 ``(lon, lat, height)`` of a node's centre."""
+        centre = self.get(node_id).centre_m
+        found = self.to_lonlat(centre) if centre is not None else None
+        return tuple(float(v) for v in found[0]) if found is not None else None
+
+    def bounds_m(self) -> tuple[float, float, float, float, float, float] | None:
+        """The park-frame box around every placed node."""
+        boxes = np.array([n.bounds_m for n in self.nodes.values() if n.bounds_m is not None]).reshape(-1, 6)
+        if not len(boxes):
+            return None
+        return (*boxes[:, :3].min(axis=0), *boxes[:, 3:].max(axis=0))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

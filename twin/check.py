@@ -1,0 +1,33 @@
+"""``twin check``: every problem of a scene, each naming its file and field, without building it."""
+from __future__ import annotations
+
+import os
+
+from ifc.georef import read_georeference
+from ifc.reader import open_ifc
+from twin.errors import InputError
+from twin.scene import Scene, SceneError, read_scene
+
+
+def _source_problems(scene: Scene) -> list[str]:
+    """Problems inside the files a well-formed scene names (unreadable IFC, no placement…)."""
+    problems = []
+    for i, source in enumerate(scene.ifc):
+        try:
+            model = open_ifc(source.path)
+        except InputError as exc:
+            problems.append(f"{scene.file}: ifc[{i}].path: {exc}")
+            continue
+        if source.anchor is None and not read_georeference(model).placeable:
+            problems.append(f"{scene.file}: ifc[{i}]: {source.path.name} has no georeference; "
+                            "give it an [ifc.anchor]")
+    return problems
+
+
+def check_scene(path: str | os.PathLike) -> list[str]:
+    """Every problem found in a scene file and the files it names; empty when it is sound."""
+    try:
+        scene = read_scene(path)
+    except SceneError as exc:
+        return exc.problems
+    return _source_problems(scene)
