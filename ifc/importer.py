@@ -18,7 +18,7 @@ from ifc.properties import remember
 from ifc.reader import IfcReadError, open_ifc
 from ifc.spatial import SpatialTree
 from twin.batches import CATEGORY_CLASSES, MeshPart, merge
-from twin.park import ROOT_ID, Node, Park
+from twin.park import ROOT_ID, Park
 
 log = logging.getLogger(__name__)
 

@@ -34,3 +34,26 @@ def sample():
 def run_twin(*args: str | Path) -> subprocess.CompletedProcess:
     """Run the installed ``twin`` console command."""
     return subprocess.run([str(TWIN), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+OFFICE_SCENE_TOML = """name = "办公楼 Office"
+crs = "EPSG:4549"
+origin = [640412.0, 3457455.0, 4.0]
+
+[ground]
+elevation_m = 4.0
+
+[[ifc]]
+path = "office.ifc"
+"""
+
+
+@pytest.fixture(scope="session")
+def office_scene(tmp_path_factory) -> Path:
+    """A scene of one generated 6-storey office, placed by its site lat/long (31.2304 N, 121.4737 E)."""
+    from ifc.generate import write_office
+
+    folder = tmp_path_factory.mktemp("office_scene")
+    write_office(folder / "office.ifc", storeys=6, seed=2026)
+    (folder / "scene.toml").write_text(OFFICE_SCENE_TOML, encoding="utf-8")
+    return folder

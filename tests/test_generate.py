@@ -100,12 +100,16 @@ def test_geometry_tessellates(office) -> None:
         assert elements and all(e.id() in shaped for e in elements), ifc_class
 
 
-def test_demo_park_building_is_what_the_generator_writes(tmp_path):
-    """scenes/demo/office.ifc is generated, never hand-edited: regenerate it when the generator changes."""
-    demo = Path(__file__).resolve().parents[1] / "scenes" / "demo" / "office.ifc"
-    fresh = write_office(tmp_path / "office.ifc", storeys=6, seed=2026)
-    assert fresh.read_bytes() == demo.read_bytes(), (
-        "scenes/demo/office.ifc is stale: run `twin generate scenes/demo/office.ifc --storeys 6 --seed 2026`")
+def test_demo_park_is_what_the_generator_writes(tmp_path):
+    """scenes/demo is generated, never hand-edited: regenerate it when a generator changes."""
+    from twin.generate_park import write_park
+
+    demo = Path(__file__).resolve().parents[1] / "scenes" / "demo"
+    write_park(tmp_path, buildings=10, ifc_buildings=3, storeys=5, seed=2026)
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert fresh == sorted(p.relative_to(demo) for p in demo.rglob("*") if p.is_file() and ".twin-cache" not in p.parts)
+    stale = [str(p) for p in fresh if (tmp_path / p).read_bytes() != (demo / p).read_bytes()]
+    assert not stale, f"scenes/demo is stale ({stale}): run the command at the top of scenes/demo/scene.toml"
 
 
 @pytest.mark.parametrize("args, cause", [(["--storeys", "0"], "--storeys 0 --copies 1: both must be at least 1"),

@@ -97,7 +97,7 @@ def test_cli_json_contract(sample):
 
 
 def _bad_files(tmp_path):
-    good = (ROOT / "scenes" / "demo" / "office.ifc").read_bytes()  # in the repo: runs without sample data
+    good = (ROOT / "scenes" / "demo" / "buildings" / "B01.ifc").read_bytes()  # in the repo: runs without sample data
     files = {
         "truncated": (good[: len(good) // 2], "truncated"),
         "not IFC": (b"PK\x03\x04 this is a zip, not a STEP file", "not an IFC file"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ DEMO = ROOT / "scenes" / "demo"
 
 
 @pytest.fixture(scope="module")
-def demo():
-    return load_park(DEMO)
+def demo(office_scene):
+    return load_park(office_scene)
 
 
 def test_demo_park_loads(demo):
@@ -46,15 +45,15 @@ def test_demo_doors_have_widths(demo):
     assert all(model.by_guid(door.id.removeprefix("ifc:")).OverallWidth > 0 for door in doors)
 
 
-def test_find_cli_on_scene():
-    result = run_twin("find", DEMO, "电梯", "--json")
+def test_find_cli_on_scene(office_scene):
+    result = run_twin("find", office_scene, "电梯", "--json")
     assert result.returncode == 0, result.stderr
     names = {row["name"] for row in json.loads(result.stdout)}
     assert names, "the demo building has a lift"
 
 
-def test_same_file_twice_needs_keys(tmp_path):
-    shutil.copy(DEMO / "office.ifc", tmp_path / "office.ifc")
+def test_same_file_twice_needs_keys(tmp_path, office_scene):
+    shutil.copy(office_scene / "office.ifc", tmp_path / "office.ifc")
     head = 'name = "双楼"\ncrs = "EPSG:4549"\norigin = [640412.0, 3457455.0, 4.0]\n'
     b_anchor = '[ifc.anchor]\neasting = 640412.0\nnorthing = 3457500.0\nelevation = 4.0\n'
     (tmp_path / "scene.toml").write_text(
@@ -82,8 +81,8 @@ GOOD_HEAD = 'name = "x"\ncrs = "EPSG:4549"\norigin = [640412.0, 3457455.0, 4.0]\
     (GOOD_HEAD + '[[ifc]]\npath = "office.ifc"\n[ifc.anchor]\neasting = "east"\n',
      "ifc[0].anchor.easting: must be a number"),
 ])
-def test_bad_scene_one_clear_line(tmp_path, text, cause):
-    shutil.copy(DEMO / "office.ifc", tmp_path / "office.ifc")
+def test_bad_scene_one_clear_line(tmp_path, text, cause, office_scene):
+    shutil.copy(office_scene / "office.ifc", tmp_path / "office.ifc")
     (tmp_path / "scene.toml").write_text(text, encoding="utf-8")
     with pytest.raises((SceneError, IfcReadError), match=re.escape(cause)):
         load_park(tmp_path)
@@ -93,11 +92,11 @@ def test_bad_scene_one_clear_line(tmp_path, text, cause):
     assert len(lines) == 1 and cause in lines[0], result.stderr
 
 
-def test_failed_import_leaves_the_park_unchanged(tmp_path, demo):
+def test_failed_import_leaves_the_park_unchanged(tmp_path, demo, office_scene):
     from ifc.importer import import_ifc
 
     broken = tmp_path / "broken.ifc"
-    broken.write_bytes((DEMO / "office.ifc").read_bytes()[:5000])
+    broken.write_bytes((office_scene / "office.ifc").read_bytes()[:5000])
     before = (dict(demo.nodes), list(demo.batches), dict(demo.sources))
     with pytest.raises(IfcReadError, match="truncated"):
         import_ifc(broken, park=demo, prefix="ifc:broken:")
@@ -124,8 +123,8 @@ def test_check_lists_every_problem(tmp_path):
     assert all(line.startswith(str(tmp_path / "scene.toml")) for line in lines)
 
 
-def test_check_finds_broken_and_unplaced_ifc(tmp_path, sample):
-    (tmp_path / "broken.ifc").write_bytes((DEMO / "office.ifc").read_bytes()[:4000])
+def test_check_finds_broken_and_unplaced_ifc(tmp_path, sample, office_scene):
+    (tmp_path / "broken.ifc").write_bytes((office_scene / "office.ifc").read_bytes()[:4000])
     shutil.copy(sample("bsi5_hello-wall.ifc"), tmp_path / "wall.ifc")
     (tmp_path / "scene.toml").write_text(GOOD_HEAD + '[[ifc]]\npath = "broken.ifc"\n[[ifc]]\npath = "wall.ifc"\n',
                                          encoding="utf-8")
@@ -133,11 +132,11 @@ def test_check_finds_broken_and_unplaced_ifc(tmp_path, sample):
     assert result.returncode == 1
     assert "ifc[0].path:" in result.stderr and "truncated" in result.stderr
     assert "ifc[1]: wall.ifc has no georeference; give it an [ifc.anchor]" in result.stderr
-    assert run_twin("check", DEMO).returncode == 0
+    assert run_twin("check", office_scene).returncode == 0
 
 
-def test_info_json_contract():
-    result = run_twin("info", DEMO, "--json")
+def test_info_json_contract(office_scene):
+    result = run_twin("info", office_scene, "--json")
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert list(info) == ["name", "crs", "bounds_lonlat", "counts"]
@@ -146,3 +145,14 @@ def test_info_json_contract():
     assert 121.47 < lon0 < lon1 < 121.48 and 31.22 < lat0 < lat1 < 31.24
     assert {"building", "storey", "space", "element", "device", "pipe"} <= set(info["counts"])
     assert info["counts"]["storey"] == 6
+
+
+def test_demo_park_compiles_as_a_whole_park():
+    assert run_twin("check", DEMO).returncode == 0
+    result = run_twin("info", DEMO, "--json")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)["counts"]
+    assert counts["building"] == 10 and counts["storey"] >= 15 and counts["space"] > 100
+    assert counts["device"] >= 300 and counts["pipe"] > 100 and counts["network_node"] > 100
+    for kind in ("road", "gate", "parking", "parking_space", "green", "water", "boundary", "assembly_point"):
+        assert counts[kind] > 0, kind

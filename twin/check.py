@@ -5,6 +5,7 @@ import os
 
 from ifc.georef import read_georeference
 from ifc.reader import open_ifc
+from twin.devices import check_rows
 from twin.errors import InputError
 from twin.scene import Scene, SceneError, read_scene
 
@@ -21,6 +22,11 @@ def _source_problems(scene: Scene) -> list[str]:
         if source.anchor is None and not read_georeference(model).placeable:
             problems.append(f"{scene.file}: ifc[{i}]: {source.path.name} has no georeference; "
                             "give it an [ifc.anchor]")
+    if scene.devices is not None:
+        try:
+            check_rows(scene.devices)
+        except InputError as exc:
+            problems.append(f"{scene.file}: devices.path: {exc}")
     return problems
 
 

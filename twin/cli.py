@@ -31,6 +31,24 @@ def progress_bar(label: str) -> Iterator[Callable[[int], None]]:
         yield lambda percent: bar.update(task, completed=percent)
 
 
+def open_park(path: Path, progress: Callable[[int], None]):
+    """A scene through the compile cache; a single IFC file imported as it is."""
+    from twin.cache import compile_scene
+    from twin.scene import load_park
+
+    return compile_scene(path, progress) if scene_file(path).suffix.lower() == ".toml" else load_park(path, progress)
+
+
+def cmd_compile(args: argparse.Namespace) -> None:
+    from twin.cache import cache_key, entry_path
+
+    with progress_bar("compiling") as progress:
+        park = open_park(args.scene, progress)
+    counts = ", ".join(f"{kind} {n}" for kind, n in park_info(park)["counts"].items() if n)
+    err.print(f"{park.name}: {counts}; {len(park.batches)} render batches; "
+              f"cache {entry_path(args.scene, key=cache_key(args.scene))}", highlight=False)
+
+
 def cmd_inspect(args: argparse.Namespace) -> None:
     if args.file.suffix.lower() != ".ifc":
         return inspect_gis_file(args)
@@ -63,10 +81,8 @@ def inspect_gis_file(args: argparse.Namespace) -> None:
 
 
 def cmd_find(args: argparse.Namespace) -> None:
-    from twin.scene import load_park
-
     with progress_bar("loading") as progress:
-        park = load_park(args.source, progress=progress)
+        park = open_park(args.source, progress)
     found = park.find(args.query)
     if args.kind:
         found = [n for n in found if n.kind == args.kind]
@@ -84,12 +100,19 @@ def cmd_find(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from ifc.generate import write_office
+    from twin.generate_park import write_park
 
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("generating", total=None)
-        path = write_office(args.output, storeys=args.storeys, copies=args.copies, seed=args.seed,
-                            progress=lambda done, total: bar.update(task, completed=done, total=total))
-    err.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+        if args.park:
+            path = write_park(args.output, args.buildings, min(args.ifc_buildings, args.buildings),
+                              args.storeys, args.seed, tick)
+        else:
+            path = write_office(args.output, storeys=args.storeys, copies=args.copies, seed=args.seed,
+                                progress=tick)
+    err.print(f"wrote {path}" + ("" if args.park else f" ({path.stat().st_size / 1e6:.1f} MB)"))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -104,10 +127,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from twin.scene import load_park
-
     with progress_bar("loading park") as progress:
-        park = load_park(args.scene, progress=progress)
+        park = open_park(args.scene, progress)
     info = park_info(park)
     if args.json:
         print(json.dumps(info, ensure_ascii=False))
@@ -121,12 +142,11 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from twin.scene import load_park
     from twin.web.server import check_address, serve
 
     check_address(args.address)  # refuse before the (long) park load
     with progress_bar("loading park") as progress:
-        park = load_park(args.scene, progress=progress)
+        park = open_park(args.scene, progress)
     serve(park, port=args.port, address=args.address, show=args.show)
 
 
@@ -146,12 +166,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(run=cmd_find)
 
-    s = sub.add_parser("generate", help="write a synthetic IFC4 office building")
-    s.add_argument("output", type=Path, nargs="?", default=Path("office.ifc"))
-    s.add_argument("--storeys", type=int, default=4)
-    s.add_argument("--copies", type=int, default=1)
+    s = sub.add_parser("generate", help="write a synthetic IFC4 office building, or (--park) a whole park scene")
+    s.add_argument("output", type=Path, nargs="?", default=Path("office.ifc"),
+                   help="the .ifc file, or with --park the scene folder")
+    s.add_argument("--park", action="store_true", help="write a science park scene folder")
+    s.add_argument("--storeys", type=int, default=4, help="storeys of each IFC building")
+    s.add_argument("--copies", type=int, default=1, help="office: buildings in the one IFC file")
+    s.add_argument("--buildings", type=int, default=10, help="park: buildings in the park")
+    s.add_argument("--ifc-buildings", type=int, default=3, help="park: of which full IFC models")
     s.add_argument("--seed", type=int, default=2026)
     s.set_defaults(run=cmd_generate)
+
+    s = sub.add_parser("compile", help="build a scene's park and render batches into the cache")
+    s.add_argument("scene", type=Path)
+    s.set_defaults(run=cmd_compile)
 
     s = sub.add_parser("check", help="list every problem of a scene file, with file and field")
     s.add_argument("scene", type=Path)

@@ -13,6 +13,7 @@ from gis.layers import LayerSpec
 from ifc.importer import import_ifc
 from ifc.placement import Unplaced, placement
 from twin.batches import MeshPart, merge
+from twin.devices import add_devices
 from twin.park import ROOT_ID, Park
 from twin.scene import IfcSource, Scene, SceneError
 
@@ -35,6 +36,8 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
         if spec.role == "buildings":
             gdf = gdf.drop(index=list(_replace_blocks(park, scene, spec, gdf)))
         add_features(park, spec, gdf, report, scene.ground_elevation_m)
+    if scene.devices is not None:
+        add_devices(park, scene.devices, scene.ground_elevation_m)
     add_ground(park, scene.ground_elevation_m)
     return park
 

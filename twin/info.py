@@ -1,7 +1,6 @@
 """``twin info``: what a park is, in the figures other tools script against."""
 from __future__ import annotations
 
-import numpy as np
 
 from twin.park import Park
 

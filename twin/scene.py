@@ -109,7 +109,7 @@ class _Reader:
         if value is None:
             return None
         path = (self.file.parent / value).resolve()
-        if not path.is_file():
+        if not path.exists():  # a file, or a folder dataset such as a File Geodatabase
             self.problem(f"{where}{key}", f"{value}: no such file")
             return None
         return path
