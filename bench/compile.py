@@ -4,8 +4,8 @@
 
 Each phase runs in a fresh process, so its peak memory (``ru_maxrss``) is its own; times are taken
 inside that process around :func:`twin.cache.compile_scene` (imports excluded, shown apart).
-Goal: the cached load ≥ 20× faster than the cold compile, on a large park
-(``twin generate /tmp/park50.ifc --storeys 3 --copies 50``). The cache goes to a temporary folder
+Goal: the cached load ≥ 20× faster than the cold compile, on a park of at least 50 buildings
+(``twin generate /tmp/park50 --park --buildings 50``). The cache goes to a temporary folder
 unless ``--cache-dir`` is given; the cold phase empties it first.
 """
 from __future__ import annotations
