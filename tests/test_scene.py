@@ -156,3 +156,29 @@ def test_demo_park_compiles_as_a_whole_park():
     assert counts["device"] >= 300 and counts["pipe"] > 100 and counts["network_node"] > 100
     for kind in ("road", "gate", "parking", "parking_space", "green", "water", "boundary", "assembly_point"):
         assert counts[kind] > 0, kind
+
+
+def test_check_reads_the_layers(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    gpd.GeoDataFrame({"code": ["R1", "R1"]}, geometry=[shapely.LineString([(0, 0), (1, 1)])] * 2,
+                     crs="EPSG:4549").to_file(tmp_path / "roads.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame({"code": ["G1"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549").to_file(
+        tmp_path / "green.geojson", driver="GeoJSON")
+    (tmp_path / "scene.toml").write_text(GOOD_HEAD + (
+        '[[layers]]\nkey = "roads"\npath = "roads.geojson"\nrole = "roads"\nid_field = "code"\n'
+        '[[layers]]\nkey = "green"\npath = "green.geojson"\nrole = "green"\nid_field = "gid"\n'), encoding="utf-8")
+    result = run_twin("check", tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert "layers[0]:" in lines[0] and "R1" in lines[0]
+    assert "layers[1]:" in lines[1] and "gid" in lines[1]
+
+
+def test_dem_ground_is_refused_clearly(tmp_path):
+    (tmp_path / "terrain.tif").write_bytes(b"II*\x00")
+    (tmp_path / "scene.toml").write_text(GOOD_HEAD + '[ground]\ndem = "terrain.tif"\n', encoding="utf-8")
+    with pytest.raises(SceneError, match=r"ground.dem: a DEM ground is not supported yet"):
+        load_park(tmp_path)

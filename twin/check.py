@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from gis.layers import read_layer
 from ifc.georef import read_georeference
 from ifc.reader import open_ifc
 from twin.devices import check_rows
@@ -22,6 +23,11 @@ def _source_problems(scene: Scene) -> list[str]:
         if source.anchor is None and not read_georeference(model).placeable:
             problems.append(f"{scene.file}: ifc[{i}]: {source.path.name} has no georeference; "
                             "give it an [ifc.anchor]")
+    for i, spec in enumerate(scene.layers):
+        try:
+            read_layer(spec)
+        except InputError as exc:
+            problems.append(f"{scene.file}: layers[{i}]: {exc}")
     if scene.devices is not None:
         try:
             check_rows(scene.devices)

@@ -207,6 +207,8 @@ def read_scene(path: str | os.PathLike) -> Scene:
     r.unknown(ground, _GROUND_KEYS, "ground.")
     elevation = r.number(ground, "elevation_m", "ground.", float(origin[2]))
     dem = r.path(ground, "dem", "ground.", required=False)
+    if dem is not None:  # say so rather than build a park on a flat ground the user did not ask for
+        r.problem("ground.dem", "a DEM ground is not supported yet; give ground.elevation_m instead")
     ifc = [s for where, t in r.tables(data, "ifc") if (s := _ifc_source(r, where, t))]
     layers = [s for where, t in r.tables(data, "layers") if (s := _layer_source(r, where, t))]
     for kind, keys in (("ifc", [s.prefix for s in ifc]), ("layers", [s.key for s in layers])):
