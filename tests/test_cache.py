@@ -119,9 +119,9 @@ def test_every_named_file_is_in_the_key(tmp_path):
     (tmp_path / "scene.toml").write_text(
         'name = "p"\ncrs = "EPSG:4549"\norigin = [0, 0, 0]\n[[ifc]]\npath = "a.ifc"\n'
         '[[layers]]\nkey = "roads"\nrole = "roads"\nid_field = "id"\npath = "gis/roads.shp"\n'
-        '[ground]\ndem = "dem.tif"\n[devices]\npath = "devices.csv"\n[leases]\npath = "leases.csv"\n')
+        '[devices]\npath = "devices.csv"\n[leases]\npath = "leases.csv"\n')
     files = ["a.ifc", "gis/roads.shp", "gis/roads.shx", "gis/roads.dbf", "gis/roads.prj", "gis/roads.cpg",
-             "dem.tif", "devices.csv", "leases.csv"]
+             "devices.csv", "leases.csv"]
     (tmp_path / "gis").mkdir()
     (tmp_path / "gis" / "other.dbf").write_bytes(b"not part of the scene")
     for name in files:

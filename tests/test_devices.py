@@ -64,3 +64,20 @@ def test_bad_rows_named_by_line_and_field(tmp_path, demo_ids, office_scene, row,
         load_park(folder)
     result = run_twin("info", folder, "--json")
     assert result.returncode == 2 and cause in result.stderr and result.stdout == ""
+
+
+def test_leases_join_their_rooms(tmp_path, demo_ids, office_scene):
+    room = demo_ids[0]
+    folder = scene_with(tmp_path, office_scene, "")
+    (folder / "leases.csv").write_text(f"space,status,area_m2,rent_cny_per_m2_day,tenant\n{room},vacant,52.5,4.8,\n",
+                                       encoding="utf-8")
+    (folder / "scene.toml").write_text((folder / "scene.toml").read_text(encoding="utf-8")
+                                       + '[leases]\npath = "leases.csv"\n', encoding="utf-8")
+    park = load_park(folder)
+    lease = park.get(room).properties["lease"]
+    assert lease == {"status": "vacant", "tenant": "", "area_m2": 52.5, "rent_cny_per_m2_day": 4.8}
+    assert "Qto_SpaceBaseQuantities" in park.get(room).properties  # its own sets are kept
+    (folder / "leases.csv").write_text(f"space,status,area_m2,rent_cny_per_m2_day,tenant\n{room},rented,1,1,\n",
+                                       encoding="utf-8")
+    with pytest.raises(InputError, match=r"leases.csv line 2: field 'status' must be one of vacant, let"):
+        load_park(folder)

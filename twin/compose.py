@@ -14,6 +14,7 @@ from ifc.importer import import_ifc
 from ifc.placement import Unplaced, placement
 from twin.batches import MeshPart, merge
 from twin.devices import add_devices
+from twin.leases import add_leases
 from twin.park import ROOT_ID, Park
 from twin.scene import IfcSource, Scene, SceneError
 
@@ -38,6 +39,8 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
         add_features(park, spec, gdf, report, scene.ground_elevation_m)
     if scene.devices is not None:
         add_devices(park, scene.devices, scene.ground_elevation_m)
+    if scene.leases is not None:
+        add_leases(park, scene.leases)
     add_ground(park, scene.ground_elevation_m)
     return park
 
