@@ -15,17 +15,7 @@ from gis.pipes import node_markers, pipe_tubes
 from gis.roles import ROLES, UTILITIES
 from gis.surfaces import surfaces
 from twin.errors import InputError
-from twin.park import ROOT_ID, Node, Park
-
-
-class Attributes:
-    """A node's GIS attributes as ``{"attributes": {...}}`` (a picklable properties loader)."""
-
-    def __init__(self, values: dict[str, Any]):
-        self.values = values
-
-    def __call__(self) -> dict[str, dict[str, Any]]:
-        return {"attributes": self.values}
+from twin.park import ROOT_ID, Node, Park, PropertySet
 
 
 def add_layer(park: Park, spec: LayerSpec, ground_z_m: float = 0.0) -> LayerReport:
@@ -102,7 +92,7 @@ def _add_nodes(park: Park, gdf: gpd.GeoDataFrame, role: str, ids: list[str], bou
         park.add(Node(node_id, kind, name if isinstance(name, str) and name else code, parent=ROOT_ID,
                       code=code, type_name=type_name if isinstance(type_name, str) else "",
                       bounds_m=None if np.isnan(box[0]) else tuple(map(float, box)),
-                      properties_loader=Attributes({k: v for k, v in record.items() if not _missing(v)})))
+                      properties_loader=PropertySet("attributes", {k: v for k, v in record.items() if not _missing(v)})))
 
 
 def _batches(gdf: gpd.GeoDataFrame, spec: LayerSpec, soup: mesh.Soup, ids: list[str]):

@@ -184,13 +184,13 @@ def test_shared_cache_folder(scene, builds, tmp_path, monkeypatch):
 
 
 def test_save_and_load_keep_other_loaders_and_park_state(tmp_path):
-    from gis.importer import Attributes
+    from twin.park import PropertySet
 
     source = tmp_path / "site.ifc"
     source.write_bytes(b"stand-in: only hashed here")
     park = Park("p", origin_m=(1.0, 2.0, 3.0), crs="EPSG:4549")
     park.add(Node("gis:roads:R1", "road", "主路", parent="park",
-                  properties_loader=Attributes({"width": 7.5})))
+                  properties_loader=PropertySet("attributes", {"width": 7.5})))
     park.add(Node("ifc:X", "element", parent="gis:roads:R1", bounds_m=(0, 0, 0, 1, 1, 1),
                   properties_loader=IfcProperties(source, 42)))
     park.placements["ifc:"] = np.eye(4)

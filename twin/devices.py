@@ -19,23 +19,13 @@ import numpy as np
 
 from ifc.placement import transformer
 from twin.errors import InputError
-from twin.park import ROOT_ID, Node, Park
+from twin.park import ROOT_ID, Node, Park, PropertySet
 
 REQUIRED = ("code", "name", "type")
 NUMBERS = ("lon", "lat", "height_m", "importance", "heading_deg", "tilt_deg", "hfov_deg", "range_m")
 HALF_SIZE_M = 0.15  # a device's bounds: a 0.3 m cube around where it sits
 #: Hosts a device hangs under in the tree; an element host puts it under the element's own parent.
 CONTAINERS = ("space", "storey", "building", "site")
-
-
-class DeviceAttributes:
-    """A device's registry row as ``{"device": {...}}`` (a picklable properties loader)."""
-
-    def __init__(self, values: dict[str, Any]):
-        self.values = values
-
-    def __call__(self) -> dict[str, dict[str, Any]]:
-        return {"device": self.values}
 
 
 @dataclass(frozen=True)
@@ -125,7 +115,7 @@ def add_devices(park: Park, path: Path, ground_z_m: float = 0.0) -> int:
         node = Node(node_id, "device", values["name"], parent=parent, code=values["code"],
                     type_name=" ".join(filter(None, (values["type"], values.get("model")))),
                     bounds_m=(*(at - HALF_SIZE_M), *(at + HALF_SIZE_M)),
-                    properties_loader=DeviceAttributes(values))
+                    properties_loader=PropertySet("device", values))
         if values.get("host"):
             node.links["host"] = values["host"]
         nodes.append(node)

@@ -40,6 +40,16 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+class PropertySet:
+    """A node's properties as one named set, ``{name: values}`` (a picklable properties loader)."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        self.name, self.values = name, values
+
+    def __call__(self) -> dict[str, dict[str, Any]]:
+        return {self.name: self.values}
+
+
 @dataclass(eq=False)
 class Node:
     """One thing in the park. Coordinates are metres in the park frame (relative to its origin)."""
