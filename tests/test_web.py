@@ -215,3 +215,11 @@ def test_app_on_an_imported_ifc_house(browser, twin_home, sample):
         node = park.get(card.get_attribute("data-node-id"))
         assert node.name in card.inner_text()
         page.close()
+
+
+def test_every_node_kind_has_a_label_in_both_languages():
+    from twin.park import KINDS
+    from twin.web.messages import MESSAGES
+
+    for lang in ("zh", "en"):
+        assert all(f"kind.{kind}" in MESSAGES[lang] for kind in KINDS), lang

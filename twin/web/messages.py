@@ -25,7 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "north": "北",
         "kind.park": "园区", "kind.site": "场地", "kind.building": "建筑", "kind.storey": "楼层",
         "kind.space": "空间", "kind.element": "构件", "kind.device": "设备", "kind.pipe": "管线",
-        "kind.network_node": "管网节点",
+        "kind.network_node": "管网节点", "kind.road": "道路", "kind.path": "步道", "kind.parking": "停车场",
+        "kind.parking_space": "车位", "kind.green": "绿地", "kind.water": "水体", "kind.boundary": "园区边界",
+        "kind.gate": "出入口", "kind.assembly_point": "应急集合点",
     },
     "en": {
         "home_view": "Home view",
@@ -44,7 +46,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "north": "N",
         "kind.park": "Park", "kind.site": "Site", "kind.building": "Building", "kind.storey": "Storey",
         "kind.space": "Space", "kind.element": "Element", "kind.device": "Device", "kind.pipe": "Pipe",
-        "kind.network_node": "Network node",
+        "kind.network_node": "Network node", "kind.road": "Road", "kind.path": "Path", "kind.parking": "Car park",
+        "kind.parking_space": "Parking space", "kind.green": "Green", "kind.water": "Water", "kind.boundary": "Boundary",
+        "kind.gate": "Gate", "kind.assembly_point": "Assembly point",
     },
 }
 
