@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from gis import mesh
 from gis.roles import BUILDING_HEIGHT_M, STOREY_HEIGHT_M
+from twin.ground import at
 
 
 def _column(gdf: gpd.GeoDataFrame, name: str) -> np.ndarray:
@@ -20,7 +22,15 @@ def block_heights_m(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.where(np.isnan(height) | (height <= 0), BUILDING_HEIGHT_M, height)
 
 
-def blocks(gdf: gpd.GeoDataFrame, ground_m: float) -> mesh.Soup:
-    """Closed blocks standing on the ground (park frame), one owner per row."""
-    base = np.full(len(gdf), ground_m)
+def blocks(gdf: gpd.GeoDataFrame, ground_m) -> mesh.Soup:
+    """Closed blocks standing on the ground (park frame), one owner per row. ``ground_m``: a
+    height, or a function of xy (a DEM): then a block's base is the lowest ground under its
+    footprint's vertices, so no block floats."""
+    if callable(ground_m):
+        xy, row = shapely.get_coordinates(gdf.geometry.to_numpy(), return_index=True)
+        base = np.full(len(gdf), np.inf)
+        np.minimum.at(base, row, at(ground_m, xy))
+        base = np.where(np.isfinite(base), base, at(ground_m, np.zeros((1, 2)))[0])  # empty rows
+    else:
+        base = np.full(len(gdf), ground_m)
     return mesh.solid(gdf.geometry.to_numpy(), base, base + block_heights_m(gdf))

@@ -15,15 +15,16 @@ from gis.pipes import node_markers, pipe_tubes
 from gis.roles import ROLES, UTILITIES
 from gis.surfaces import surfaces
 from twin.errors import InputError
+from twin.ground import Ground, park_z
 from twin.park import ROOT_ID, Node, Park, PropertySet
 
 
-def add_layer(park: Park, spec: LayerSpec, ground_z_m: float = 0.0) -> LayerReport:
+def add_layer(park: Park, spec: LayerSpec, ground_z_m: float | Ground = 0.0) -> LayerReport:
     """Read ``spec``, reproject it to ``park.crs`` and add its features as nodes under the park
     root, with one render batch for the layer (pipes: one per utility).
 
     ``ground_z_m`` is the ground elevation in the park CRS's vertical datum (like the scene's
-    ``[ground] elevation_m``); node bounds and batch points are relative to ``park.origin_m``.
+    ``[ground] elevation_m``), or a :class:`~twin.ground.Ground` (a DEM); node bounds and batch points are relative to ``park.origin_m``.
     Raises :class:`InputError` before anything is added to the park.
     """
     gdf, report = read_park_layer(park, spec)
@@ -46,10 +47,10 @@ def read_park_layer(park: Park, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, Laye
 
 
 def add_features(park: Park, spec: LayerSpec, gdf: gpd.GeoDataFrame, report: LayerReport,
-                 ground_z_m: float = 0.0) -> LayerReport:
+                 ground_z_m: float | Ground = 0.0) -> LayerReport:
     """Add the features of a layer read by :func:`read_park_layer` as nodes and render batches."""
     ids = [f"gis:{spec.key}:{i}" for i in gdf.index]
-    ground_m = ground_z_m - float(park.origin_m[2])
+    ground_m = park_z(ground_z_m, float(park.origin_m[2]))  # a height, or a function of xy
     soup = _soup(gdf, spec.role, ground_m, float(park.origin_m[2]))
     _add_nodes(park, gdf, spec.role, ids, mesh.bounds(soup, len(gdf)))
     batches = list(_batches(gdf, spec, soup, ids))
@@ -58,7 +59,7 @@ def add_features(park: Park, spec: LayerSpec, gdf: gpd.GeoDataFrame, report: Lay
     return report
 
 
-def _soup(gdf: gpd.GeoDataFrame, role: str, ground_m: float, origin_z_m: float) -> mesh.Soup:
+def _soup(gdf: gpd.GeoDataFrame, role: str, ground_m, origin_z_m: float) -> mesh.Soup:
     if role == "buildings":
         return blocks(gdf, ground_m)
     if role == "pipes":

@@ -10,6 +10,7 @@ import trimesh
 from gis import mesh
 from gis.repair import FAMILY_TYPES
 from gis.roles import LINE_WIDTH_M
+from twin.ground import at
 
 #: Height of each flat role above the ground, so overlapping layers do not z-fight.
 SURFACE_Z_M = {"green": 0.02, "water": 0.03, "parking": 0.04, "roads": 0.06, "paths": 0.08,
@@ -39,15 +40,21 @@ def surface_polygons(gdf: gpd.GeoDataFrame, role: str) -> np.ndarray:
     return np.where(lines, _spread(buffered, lines), geometry)
 
 
-def surfaces(gdf: gpd.GeoDataFrame, role: str, ground_m: float) -> mesh.Soup:
-    """Surfaces for the polygon and line features, markers for the point features."""
+def surfaces(gdf: gpd.GeoDataFrame, role: str, ground_m) -> mesh.Soup:
+    """Surfaces for the polygon and line features, markers for the point features. ``ground_m``:
+    a height, or a function of xy (a DEM) that surfaces drape over, vertex by vertex."""
     geometry = gdf.geometry.to_numpy()
     points = _is(geometry, "point")
     rows = np.arange(len(gdf))
     soups = []
     if (~points).any():
         plan = surface_polygons(gdf[~points], role)
-        triangles, owner = mesh.flat(plan, np.full(len(plan), ground_m + SURFACE_Z_M[role]))
+        if callable(ground_m):
+            xy, owner = mesh.triangulate(plan)
+            z = at(ground_m, xy.reshape(-1, 2)).reshape(-1, 3) + SURFACE_Z_M[role]
+            triangles = np.concatenate([xy, z[..., None]], axis=2)
+        else:
+            triangles, owner = mesh.flat(plan, np.full(len(plan), ground_m + SURFACE_Z_M[role]))
         soups.append((triangles, rows[~points][owner]))
     if points.any():
         triangles, owner = point_markers(geometry[points], role, ground_m)
@@ -55,11 +62,12 @@ def surfaces(gdf: gpd.GeoDataFrame, role: str, ground_m: float) -> mesh.Soup:
     return mesh.concat(*soups)
 
 
-def point_markers(points: np.ndarray, role: str, ground_m: float) -> mesh.Soup:
+def point_markers(points: np.ndarray, role: str, ground_m) -> mesh.Soup:
     """A marker at every point (each part of a multipoint); owner = row of ``points``."""
     template, lift_m = MARKERS[role]
     parts, owner = shapely.get_parts(points, return_index=True)
-    centres = np.column_stack([shapely.get_x(parts), shapely.get_y(parts), np.full(len(parts), ground_m + lift_m)])
+    xy = np.column_stack([shapely.get_x(parts), shapely.get_y(parts)])
+    centres = np.column_stack([xy, at(ground_m, xy) + lift_m])
     triangles, part = mesh.markers(centres, template)
     return triangles, owner[part]
 

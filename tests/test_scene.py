@@ -177,8 +177,9 @@ def test_check_reads_the_layers(tmp_path):
     assert "layers[1]:" in lines[1] and "gid" in lines[1]
 
 
-def test_dem_ground_is_refused_clearly(tmp_path):
+def test_non_raster_dem_is_named_clearly(tmp_path):
     (tmp_path / "terrain.tif").write_bytes(b"II*\x00")
     (tmp_path / "scene.toml").write_text(GOOD_HEAD + '[ground]\ndem = "terrain.tif"\n', encoding="utf-8")
-    with pytest.raises(SceneError, match=r"ground.dem: a DEM ground is not supported yet"):
+    with pytest.raises(SceneError, match=r"ground\.dem: .*terrain\.tif: not a readable raster DEM") as info:
         load_park(tmp_path)
+    assert len(info.value.problems) == 1

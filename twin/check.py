@@ -8,6 +8,7 @@ from ifc.georef import read_georeference
 from ifc.reader import open_ifc
 from twin.devices import check_rows
 from twin.errors import InputError
+from twin.ground import scene_ground
 from twin.scene import Scene, SceneError, read_scene
 
 
@@ -28,6 +29,11 @@ def _source_problems(scene: Scene) -> list[str]:
             read_layer(spec)
         except InputError as exc:
             problems.append(f"{scene.file}: layers[{i}]: {exc}")
+    if scene.dem is not None:
+        try:
+            scene_ground(scene)
+        except InputError as exc:
+            problems.append(f"{scene.file}: ground.dem: {exc}")
     if scene.devices is not None:
         try:
             check_rows(scene.devices)

@@ -14,6 +14,8 @@ from ifc.importer import import_ifc
 from ifc.placement import Unplaced, placement
 from twin.batches import MeshPart, merge
 from twin.devices import add_devices
+from twin.errors import InputError
+from twin.ground import Ground, grid_cells, scene_ground
 from twin.leases import add_leases
 from twin.park import ROOT_ID, Park
 from twin.scene import IfcSource, Scene, SceneError
@@ -25,6 +27,10 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
     """Build the park a scene describes: IFC buildings placed, then GIS layers (an IFC building
     replaces the LOD1 block it covers), then the ground; all relative to the scene's origin."""
     park = Park(scene.name, scene.origin_m, scene.crs)
+    try:
+        ground = scene_ground(scene)
+    except InputError as exc:
+        raise SceneError([f"{scene.file}: ground.dem: {exc}"]) from exc
     for i, source in enumerate(scene.ifc):
         def place(georef, anchor=source.anchor):
             return placement(georef, anchor, scene.crs, park.origin_m)
@@ -36,12 +42,12 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
         gdf, report = read_park_layer(park, spec)
         if spec.role == "buildings":
             gdf = gdf.drop(index=list(_replace_blocks(park, scene, spec, gdf)))
-        add_features(park, spec, gdf, report, scene.ground_elevation_m)
+        add_features(park, spec, gdf, report, ground)
     if scene.devices is not None:
-        add_devices(park, scene.devices, scene.ground_elevation_m)
+        add_devices(park, scene.devices, ground)
     if scene.leases is not None:
         add_leases(park, scene.leases)
-    add_ground(park, scene.ground_elevation_m)
+    add_ground(park, ground)
     return park
 
 
@@ -76,12 +82,29 @@ def _replace_blocks(park: Park, scene: Scene, spec: LayerSpec, footprints: gpd.G
                 yield footprint
 
 
-def add_ground(park: Park, elevation_m: float) -> None:
-    """A flat ground plane under the whole park (its own render batch; picking it names the park)."""
+def add_ground(park: Park, ground: float | Ground) -> None:
+    """The ground under the whole park (its own render batch; picking it names the park): a flat
+    plane, or over a DEM a triangulated grid (at most 200 × 200 cells) following it."""
     bounds = park.bounds_m()
     x0, y0, _, x1, y1, _ = bounds if bounds is not None else (-100, -100, 0, 100, 100, 0)
     x0, y0, x1, y1 = x0 - GROUND_MARGIN_M, y0 - GROUND_MARGIN_M, x1 + GROUND_MARGIN_M, y1 + GROUND_MARGIN_M
+    if isinstance(ground, Ground) and not ground.flat:
+        park.batches.append(_dem_ground(park, ground, x0, y0, x1, y1))
+        return
+    elevation_m = ground.elevation_m if isinstance(ground, Ground) else ground
     z = elevation_m - park.origin_m[2] - 0.02  # a hair below floor slabs laid at ground level
     corners = np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]])
-    ground = MeshPart(ROOT_ID, corners, np.array([[0, 1, 2], [0, 2, 3]]))
-    park.batches.append(merge("ground", "ground", None, None, [ground], np.zeros(3)))
+    part = MeshPart(ROOT_ID, corners, np.array([[0, 1, 2], [0, 2, 3]]))
+    park.batches.append(merge("ground", "ground", None, None, [part], np.zeros(3)))
+
+
+def _dem_ground(park: Park, ground: Ground, x0: float, y0: float, x1: float, y1: float):
+    nx, ny = grid_cells(x1 - x0), grid_cells(y1 - y0)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, nx + 1), np.linspace(y0, y1, ny + 1))  # (ny+1, nx+1)
+    xy = np.column_stack([gx.ravel(), gy.ravel()])
+    points = np.column_stack([xy, ground.z_m(xy) - park.origin_m[2] - 0.02])
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny))
+    a = (j * (nx + 1) + i).ravel()  # lower-left corner of each cell
+    b, c, d = a + 1, a + nx + 2, a + nx + 1
+    faces = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])  # anticlockwise: up
+    return merge("ground", "ground", None, None, [MeshPart(ROOT_ID, points, faces)], np.zeros(3))

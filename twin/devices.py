@@ -19,6 +19,7 @@ import numpy as np
 
 from ifc.placement import transformer
 from twin.errors import InputError
+from twin.ground import Ground
 from twin.park import ROOT_ID, Node, Park, PropertySet
 
 REQUIRED = ("code", "name", "type")
@@ -73,7 +74,7 @@ def _clean(row: Row) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-def _placed(park: Park, row: Row, values: dict[str, Any], ground_z_m: float) -> tuple[str, np.ndarray]:
+def _placed(park: Park, row: Row, values: dict[str, Any], ground_z_m: float | Ground) -> tuple[str, np.ndarray]:
     """The tree parent and the park-frame position of a device."""
     host_id = values.get("host")
     if host_id:
@@ -89,6 +90,8 @@ def _placed(park: Park, row: Row, values: dict[str, Any], ground_z_m: float) -> 
     x, y = transformer("EPSG:4326", park.crs).transform(values["lon"], values["lat"])
     if not (math.isfinite(x) and math.isfinite(y)):
         raise InputError(f"{row.where}: lon/lat {values['lon']}, {values['lat']} cannot be placed in {park.crs}")
+    if isinstance(ground_z_m, Ground):
+        ground_z_m = float(ground_z_m.z_m(np.array([[x, y]]) - park.origin_m[:2])[0])
     z = ground_z_m + values.get("height_m", 0.0)
     return ROOT_ID, np.array([x, y, z]) - park.origin_m
 
@@ -98,7 +101,7 @@ def check_rows(path: Path) -> int:
     return len([_clean(row) for row in _rows(path)])
 
 
-def add_devices(park: Park, path: Path, ground_z_m: float = 0.0) -> int:
+def add_devices(park: Park, path: Path, ground_z_m: float | Ground = 0.0) -> int:
     """Add every device of a registry to the park; raise :class:`InputError` (file, line, field)
     on the first bad row, before any device is added."""
     if not park.crs:

@@ -59,6 +59,7 @@ class Scene:
     layers: tuple[LayerSpec, ...] = ()
     devices: Path | None = None
     leases: Path | None = None
+    ground_elevation_given: bool = True  # a DEM's fallback off the raster: this, else its median
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -206,9 +207,7 @@ def read_scene(path: str | os.PathLike) -> Scene:
     ground = r.table(data, "ground")
     r.unknown(ground, _GROUND_KEYS, "ground.")
     elevation = r.number(ground, "elevation_m", "ground.", float(origin[2]))
-    dem = r.path(ground, "dem", "ground.", required=False)
-    if dem is not None:  # say so rather than build a park on a flat ground the user did not ask for
-        r.problem("ground.dem", "a DEM ground is not supported yet; give ground.elevation_m instead")
+    dem = r.path(ground, "dem", "ground.", required=False)  # read (and checked) when the park is built
     ifc = [s for where, t in r.tables(data, "ifc") if (s := _ifc_source(r, where, t))]
     layers = [s for where, t in r.tables(data, "layers") if (s := _layer_source(r, where, t))]
     for kind, keys in (("ifc", [s.prefix for s in ifc]), ("layers", [s.key for s in layers])):
@@ -219,7 +218,7 @@ def read_scene(path: str | os.PathLike) -> Scene:
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
-                 tuple(layers), devices, leases)
+                 tuple(layers), devices, leases, "elevation_m" in ground)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):
