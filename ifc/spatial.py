@@ -132,6 +132,7 @@ class SpatialTree:
             type_name=" ".join(filter(None, (getattr(entity, "ObjectType", None),
                                              type_obj.Name if type_obj else None))),
             elevation_m=elevation * self.unit_m if elevation is not None else None,
+            bounds_spaces=sorted(self.ids[s] for s in self.bounded_spaces.get(step, ()) if s in self.ids),
             properties_loader=IfcProperties(self.path, step),
         )
 

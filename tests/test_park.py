@@ -167,3 +167,15 @@ def test_find_cli_json(sample):
     assert all(r["kind"] == "element" and r["ifc_class"] == "IfcWindow" for r in rows)
     assert all([list(p) for p in r["path"]] == [["id", "name"]] * len(r["path"]) for r in rows)
     assert rows[0]["path"][0]["id"] == "park"
+
+
+def test_rooms_know_the_elements_that_bound_them(fzk):
+    """FZK-Haus carries IfcRelSpaceBoundary: each door bounds the rooms it opens into."""
+    model = fzk.sources["ifc:"]
+    for space in fzk.of_kind("space"):
+        said = {f"ifc:{r.RelatedBuildingElement.GlobalId}" for r in model.by_type("IfcRelSpaceBoundary")
+                if r.RelatingSpace.GlobalId == space.id.removeprefix("ifc:") and r.RelatedBuildingElement
+                and f"ifc:{r.RelatedBuildingElement.GlobalId}" in fzk}  # virtual elements are no nodes
+        assert {n.id for n in fzk.boundaries_of(space.id)} == said
+    doors = [d for s in fzk.of_kind("space") for d in fzk.boundaries_of(s.id, "IfcDoor")]
+    assert doors and all(d.ifc_class == "IfcDoor" for d in doors)

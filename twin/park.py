@@ -65,6 +65,7 @@ class Node:
     elevation_m: float | None = None  # storeys: IfcBuildingStorey.Elevation, in metres
     bounds_m: tuple[float, float, float, float, float, float] | None = None  # xmin,ymin,zmin,xmax,ymax,zmax
     links: dict[str, str] = field(default_factory=dict)  # role -> node id (storey, space, host…)
+    bounds_spaces: list[str] = field(default_factory=list)  # spaces this element bounds (IfcRelSpaceBoundary)
     children: list[str] = field(default_factory=list)
     properties_loader: Callable[[], dict[str, dict[str, Any]]] | None = field(default=None, repr=False)
 
@@ -188,6 +189,12 @@ class Park:
         """Case-insensitive substring search over name, long name, code and type (Chinese too)."""
         needle = fold(text.strip())
         return [n for n in self.nodes.values() if n.kind != "park" and needle in n.search_text()]
+
+    def boundaries_of(self, space_id: str, ifc_class: str | None = None) -> list[Node]:
+        """The elements that bound a space (its doors with ``ifc_class="IfcDoor"``, its walls…)."""
+        wanted = ifc_class.lower() if ifc_class else None
+        return [n for n in self.nodes.values() if space_id in n.bounds_spaces
+                and (wanted is None or (n.ifc_class or "").lower() == wanted)]
 
     def of_kind(self, kind: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.kind == kind]
