@@ -27,6 +27,7 @@ import ifcopenshell.api.geometry
 import ifcopenshell.api.pset
 import ifcopenshell.api.root
 import ifcopenshell.api.spatial
+import ifcopenshell.api.system
 import ifcopenshell.api.type
 import ifcopenshell.api.unit
 import ifcopenshell.guid
@@ -50,7 +51,8 @@ SITE_LAT_DEG, SITE_LON_DEG, SITE_ELEVATION_M = 31.2304, 121.4737, 4.0  # Shangha
 TIME_STAMP = "2026-01-01T00:00:00"
 #: Entity lists the API assembles through Python sets, whose order varies from file to file.
 SET_BUILT_LISTS = (("IfcUnitAssignment", "Units"), ("IfcRelAggregates", "RelatedObjects"),
-                   ("IfcRelContainedInSpatialStructure", "RelatedElements"), ("IfcRelDefinesByType", "RelatedObjects"))
+                   ("IfcRelContainedInSpatialStructure", "RelatedElements"), ("IfcRelDefinesByType", "RelatedObjects"),
+                   ("IfcRelAssignsToGroup", "RelatedObjects"))
 
 #: Room kinds: Chinese name, English name.
 ROOM_NAMES = {
@@ -98,6 +100,40 @@ FILL_TYPES = {
                           fire_rating="乙级 1.0h"),
     "window": FillType("IfcWindow", "C1518 铝合金窗 Aluminium window", 1.5, 1.8, sill_m=0.9),
     "window_high": FillType("IfcWindow", "C0912 高窗 High window", 0.9, 1.2, sill_m=1.5),
+}
+
+STAIR_RISERS = 11  # per flight; the last riser steps onto the landing or floor
+STAIR_GOING_M = 0.28
+
+
+@dataclass(frozen=True)
+class RiserType:
+    """A storey-high MEP riser (立管) type in the core, and the distribution system it belongs to."""
+
+    ifc_class: str
+    predefined_type: str
+    name: str
+    room: str  # the core room it stands in, at ``offset`` from that room's clear south-west corner
+    offset: tuple[float, float]
+    radius_m: float | None  # a round pipe, or else a ``size`` rectangle
+    size: tuple[float, float] = (0.0, 0.0)
+    pset: tuple[str, tuple[tuple[str, object], ...]] = ("", ())
+    system: tuple[str, str] = ("", "")  # PredefinedType, name
+
+
+RISER_TYPES = {
+    "riser_water": RiserType("IfcPipeSegment", "RIGIDSEGMENT", "JL DN100 给水立管 Water supply riser", "toilet_m",
+                             (0.25, 0.2), 0.057, pset=("Pset_PipeSegmentTypeCommon", (
+                                 ("Reference", "JL DN100"), ("NominalDiameter", 0.1), ("WorkingPressure", 1.0e6))),
+                             system=("DOMESTICCOLDWATER", "给水系统 Water supply")),
+    "riser_drain": RiserType("IfcPipeSegment", "RIGIDSEGMENT", "WL DN150 排水立管 Drainage stack", "toilet_m",
+                             (0.6, 0.2), 0.08, pset=("Pset_PipeSegmentTypeCommon", (
+                                 ("Reference", "WL DN150"), ("NominalDiameter", 0.15))),
+                             system=("DRAINAGE", "排水系统 Drainage")),
+    "riser_power": RiserType("IfcCableCarrierSegment", "CABLETRAYSEGMENT", "QJ 400×100 强电桥架 Power riser tray",
+                             "electrical", (0.1, 0.3), None, (0.1, 0.4), pset=("Pset_CableCarrierSegmentTypeCommon", (
+                                 ("Reference", "QJ 400×100"), ("NominalWidth", 0.4), ("NominalHeight", 0.1))),
+                             system=("ELECTRICAL", "强电系统 Power")),
 }
 
 
@@ -244,6 +280,9 @@ class _Writer:
         self.types["stair"] = ifcopenshell.api.root.create_entity(
             f, "IfcStairType", predefined_type="HALF_TURN_STAIR", name="LT1 双跑楼梯 Dog-leg stair")
         ifcopenshell.api.geometry.assign_representation(f, self.types["stair"], self._stair_body())
+        self.types.update((key, self._riser_type(spec)) for key, spec in RISER_TYPES.items())
+        #: The current building's risers by type key, assigned to its systems when the building is done.
+        self.risers: dict[str, list[ifcopenshell.entity_instance]] = {}
 
     def place(self, element: ifcopenshell.entity_instance, relative_to: ifcopenshell.entity_instance | None,
               frame: Frame) -> None:
@@ -290,10 +329,24 @@ class _Writer:
         ifcopenshell.api.geometry.assign_representation(f, element, body)
         return element
 
+    def _riser_type(self, spec: RiserType) -> ifcopenshell.entity_instance:
+        """A pipe or cable carrier segment type with a storey-high body standing on its origin."""
+        f, b = self.f, self.shapes
+        element = ifcopenshell.api.root.create_entity(f, spec.ifc_class + "Type", spec.predefined_type, spec.name)
+        if spec.radius_m is not None:
+            profile = f.createIfcCircleProfileDef("AREA", None, None, spec.radius_m)
+        else:
+            profile = b.profile(b.rectangle(spec.size))
+        ifcopenshell.api.geometry.assign_representation(
+            f, element, b.get_representation(self.body, [b.extrude(profile, STOREY_HEIGHT_M)]))
+        name, values = spec.pset
+        self.pset(element, name, dict(values))
+        return element
+
     def _stair_body(self) -> ifcopenshell.entity_instance:
         """A dog-leg stair in the stairwell's clear rectangle: two stepped flights and a half landing."""
-        b, risers = self.shapes, 11  # per flight; the last riser steps onto the landing or floor
-        riser_m, going_m, flight_m = STOREY_HEIGHT_M / (2 * risers), 0.28, 1.6
+        b, risers = self.shapes, STAIR_RISERS
+        riser_m, going_m, flight_m = STOREY_HEIGHT_M / (2 * risers), STAIR_GOING_M, 1.6
         treads = risers - 1
         steps = [(0.0, 0.0)]
         for i in range(treads):
@@ -322,6 +375,21 @@ class _Writer:
             _Storey(self, storey, f"{letter}-{level + 1}").emit(
                 plan_floor(rng, ground=level == 0), ground=level == 0, top=level == storeys - 1)
             progress()
+        self.systems(building)
+
+    def systems(self, building: ifcopenshell.entity_instance) -> None:
+        """One distribution system per riser type serving ``building``, holding its risers of every storey."""
+        f, code = self.f, building.Name.split()[-1]
+        for key, spec in RISER_TYPES.items():
+            risers = self.risers.pop(key, [])
+            if not risers:
+                continue
+            predefined_type, name = spec.system
+            system = ifcopenshell.api.system.add_system(f, ifc_class="IfcDistributionSystem")
+            system.Name, system.PredefinedType = f"{code}-{name}", predefined_type
+            ifcopenshell.api.system.assign_system(f, products=risers, system=system)
+            f.create_entity("IfcRelServicesBuildings", GlobalId=ifcopenshell.guid.new(), RelatingSystem=system,
+                            RelatedBuildings=[building])
 
     def finish(self, path: Path, seed: int) -> None:
         """Sort the lists the API builds from sets, replace its random GlobalIds with seeded ones, write."""
@@ -356,6 +424,8 @@ class _Storey:
         self.typed: dict[str, list[ifcopenshell.entity_instance]] = {}
         self.voids: list[tuple[ifcopenshell.entity_instance, ifcopenshell.entity_instance, Frame]] = []
         self.fillings: list[tuple[ifcopenshell.entity_instance, ifcopenshell.entity_instance]] = []
+        self.rooms: list[tuple[Room, ifcopenshell.entity_instance]] = []
+        self.parts: list[tuple[ifcopenshell.entity_instance, list[ifcopenshell.entity_instance]]] = []
 
     def element(self, ifc_class: str, name: str, body: ifcopenshell.entity_instance | None, frame: Frame,
                 predefined_type: str | None = None) -> ifcopenshell.entity_instance:
@@ -379,9 +449,18 @@ class _Storey:
         x, y, _, _ = next(r for r in plan.rooms if r.kind == "stair").inner()
         stair = self.element("IfcStair", f"{self.code}-LT1 楼梯 Stair", None, (x, y, 0.0, 1.0, 0.0))
         self.typed["stair"] = [stair]
+        risers = 2 * STAIR_RISERS
         self.w.pset(stair, "Pset_StairCommon", {
-            "NumberOfRiser": 22, "NumberOfTreads": 20, "RiserHeight": round(STOREY_HEIGHT_M / 22, 4),
-            "TreadLength": 0.28, "FireExit": True})
+            "NumberOfRiser": risers, "NumberOfTreads": risers - 2,
+            "RiserHeight": round(STOREY_HEIGHT_M / risers, 4), "TreadLength": STAIR_GOING_M, "FireExit": True})
+        self.stair_flights(stair)
+        for key, spec in RISER_TYPES.items():
+            x, y, _, _ = next(r for r in plan.rooms if r.kind == spec.room).inner()
+            riser = self.element(spec.ifc_class, f"{self.code}-{spec.name}", None,
+                                 (round(x + spec.offset[0], 3), round(y + spec.offset[1], 3), 0.0, 1.0, 0.0),
+                                 spec.predefined_type)
+            self.typed[key] = [riser]
+            self.w.risers.setdefault(key, []).append(riser)
         if ground:
             x, y, _, _ = next(r for r in plan.rooms if r.kind == "lift").inner()
             lift = self.element("IfcTransportElement", f"{self.code}-DT1 客梯 Passenger lift",
@@ -389,16 +468,44 @@ class _Storey:
             self.w.pset(lift, "Pset_TransportElementCommon", {"CapacityPeople": 13, "CapacityWeight": 1000.0})
         self.commit()
 
+    def stair_flights(self, stair: ifcopenshell.entity_instance) -> None:
+        """The stair's two flights (梯段), to the half landing and on up; the body stays on the stair."""
+        flights = []
+        for number, name in enumerate(("上行梯段 Flight up", "折返梯段 Flight back"), start=1):
+            flight = ifcopenshell.api.root.create_entity(
+                self.f, "IfcStairFlight", "STRAIGHT", f"{stair.Name.split()[0]}-TD{number} {name}")
+            flight.NumberOfRisers, flight.NumberOfTreads = STAIR_RISERS, STAIR_RISERS - 1
+            flight.RiserHeight, flight.TreadLength = round(STOREY_HEIGHT_M / (2 * STAIR_RISERS), 4), STAIR_GOING_M
+            self.w.pset(flight, "Pset_StairFlightCommon", {
+                "NumberOfRiser": STAIR_RISERS, "NumberOfTreads": STAIR_RISERS - 1,
+                "RiserHeight": flight.RiserHeight, "TreadLength": STAIR_GOING_M})
+            flights.append(flight)
+        self.parts.append((stair, flights))
+
+    def door_boundaries(self, door: ifcopenshell.entity_instance, point: tuple[float, float], external: bool) -> None:
+        """One physical IfcRelSpaceBoundary per room whose wall centre-line rectangle holds the door's centre."""
+        px, py, eps = *point, 1e-6
+        for room, space in self.rooms:
+            if room.x0 - eps <= px <= room.x1 + eps and room.y0 - eps <= py <= room.y1 + eps:
+                self.f.create_entity(
+                    "IfcRelSpaceBoundary", GlobalId=ifcopenshell.guid.new(), Name="1stLevel",
+                    RelatingSpace=space, RelatedBuildingElement=door, PhysicalOrVirtualBoundary="PHYSICAL",
+                    InternalOrExternalBoundary="EXTERNAL" if external else "INTERNAL")
+
     def commit(self) -> None:
         """Aggregate the spaces, contain and type the elements, then place, void and fill."""
         f, w, here = self.f, self.w, self.storey.ObjectPlacement
         ifcopenshell.api.aggregate.assign_object(f, products=self.spaces, relating_object=self.storey)
         ifcopenshell.api.spatial.assign_container(f, products=self.contained, relating_structure=self.storey)
+        for whole, parts in self.parts:
+            ifcopenshell.api.aggregate.assign_object(f, products=parts, relating_object=whole)
         for key, elements in self.typed.items():
             ifcopenshell.api.type.assign_type(
                 f, related_objects=elements, relating_type=w.types[key], should_map_representations=False)
             for element in elements:  # in creation order: assign_type would map them in set order
                 ifcopenshell.api.type.map_type_representations(f, related_object=element, relating_type=w.types[key])
+                if key in RISER_TYPES:  # assign_type clears an occurrence's PredefinedType that its type repeats
+                    element.PredefinedType = RISER_TYPES[key].predefined_type
         for element, frame in self.frames:
             w.place(element, here, frame)
         for opening, host, frame in self.voids:
@@ -423,6 +530,7 @@ class _Storey:
             "Height": height_m})
         self.w.pset(space, "Pset_SpaceCommon", {"Reference": english, "IsExternal": False})
         self.spaces.append(space)
+        self.rooms.append((room, space))
         self.frames.append((space, (x0, y0, 0.0, 1.0, 0.0)))
 
     def wall(self, number: int, wall: Wall) -> None:
@@ -454,6 +562,9 @@ class _Storey:
             self.contained.append(item)
             self.typed.setdefault(key, []).append(item)
             self.fillings.append((opening, item))
+            if spec.ifc_class == "IfcDoor":
+                along = centre_m / length_m
+                self.door_boundaries(item, (xs + (xe - xs) * along, ys + (ye - ys) * along), wall.external)
             common = {"IsExternal": wall.external, "Reference": code}
             if spec.fire_rating:
                 common["FireRating"] = spec.fire_rating

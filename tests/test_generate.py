@@ -82,6 +82,65 @@ def test_elements(office) -> None:
     assert sum(s.PredefinedType == "ROOF" for s in slabs) == COPIES
 
 
+def test_stairs_have_flights_with_risers_and_treads(office) -> None:
+    _, f, _ = office
+    stairs = f.by_type("IfcStair")
+    assert len(stairs) == STOREYS * COPIES
+    for stair in stairs:
+        flights = [p for rel in stair.IsDecomposedBy for p in rel.RelatedObjects if p.is_a("IfcStairFlight")]
+        assert len(flights) >= 2, stair.Name
+        for flight in flights:
+            common = ifcopenshell.util.element.get_psets(flight)["Pset_StairFlightCommon"]
+            for name in ("NumberOfRiser", "NumberOfTreads", "RiserHeight", "TreadLength"):
+                assert common[name] > 0, (flight.Name, name)
+
+
+def test_every_storey_has_the_mep_risers(office) -> None:
+    _, f, _ = office
+    for storey in f.by_type("IfcBuildingStorey"):
+        elements = ifcopenshell.util.element.get_decomposition(storey)
+        pipes = [e for e in elements if e.is_a("IfcPipeSegment")]
+        trays = [e for e in elements if e.is_a("IfcCableCarrierSegment")]
+        assert len(pipes) == 2 and len(trays) == 1, storey.Name
+        names = " ".join(e.Name for e in pipes + trays)
+        assert "给水立管" in names and "排水立管" in names and "强电桥架" in names
+        for pipe in pipes:
+            assert pipe.PredefinedType == "RIGIDSEGMENT"
+            assert ifcopenshell.util.element.get_psets(pipe)["Pset_PipeSegmentTypeCommon"]["NominalDiameter"] > 0
+        for riser in pipes + trays:
+            assert ifcopenshell.util.element.get_container(riser) == storey
+            (system,) = [rel.RelatingGroup for rel in riser.HasAssignments if rel.is_a("IfcRelAssignsToGroup")]
+            assert system.is_a("IfcDistributionSystem")
+            (building,) = [b for rel in system.ServicesBuildings for b in rel.RelatedBuildings]
+            assert building == storey.Decomposes[0].RelatingObject
+    systems = f.by_type("IfcDistributionSystem")
+    assert len(systems) == 3 * COPIES
+    assert {s.PredefinedType for s in systems} == {"DOMESTICCOLDWATER", "DRAINAGE", "ELECTRICAL"}
+
+
+def test_doors_bound_the_rooms_they_connect(office) -> None:
+    _, f, _ = office
+    doors = f.by_type("IfcDoor")
+    assert doors
+    for door in doors:
+        boundaries = door.ProvidesBoundaries
+        assert boundaries, door.Name
+        assert all(b.PhysicalOrVirtualBoundary == "PHYSICAL" and b.RelatingSpace.is_a("IfcSpace") for b in boundaries)
+        host = door.FillsVoids[0].RelatingOpeningElement.VoidsElements[0].RelatingBuildingElement
+        storey = ifcopenshell.util.element.get_container(door)
+        assert all(b.RelatingSpace.Decomposes[0].RelatingObject == storey for b in boundaries)
+        if ifcopenshell.util.element.get_psets(host)["Pset_WallCommon"]["IsExternal"]:
+            assert [b.InternalOrExternalBoundary for b in boundaries] == ["EXTERNAL"], door.Name
+            assert boundaries[0].RelatingSpace.LongName == "门厅 Lobby"
+        else:
+            assert len(boundaries) == 2, door.Name
+            assert {b.InternalOrExternalBoundary for b in boundaries} == {"INTERNAL"}
+            assert len({b.RelatingSpace for b in boundaries}) == 2
+            assert any(b.RelatingSpace.LongName in ("走廊 Corridor", "门厅 Lobby") for b in boundaries)
+    entrances = [d for d in doors if [b.InternalOrExternalBoundary for b in d.ProvidesBoundaries] == ["EXTERNAL"]]
+    assert len(entrances) == COPIES
+
+
 def test_geometry_tessellates(office) -> None:
     _, f, _ = office
     settings = ifcopenshell.geom.settings()
@@ -95,7 +154,8 @@ def test_geometry_tessellates(office) -> None:
             shaped.add(shape.id)
         if not iterator.next():
             break
-    for ifc_class in ("IfcWall", "IfcSlab", "IfcDoor", "IfcWindow", "IfcSpace", "IfcStair", "IfcTransportElement"):
+    for ifc_class in ("IfcWall", "IfcSlab", "IfcDoor", "IfcWindow", "IfcSpace", "IfcStair", "IfcTransportElement",
+                      "IfcPipeSegment", "IfcCableCarrierSegment"):
         elements = f.by_type(ifc_class)
         assert elements and all(e.id() in shaped for e in elements), ifc_class
 
