@@ -260,3 +260,17 @@ def test_command_line_writes_a_park_and_refuses_bad_counts(tmp_path):
     assert (tmp_path / "small" / "scene.toml").exists()
     result = run_twin("generate", tmp_path / "none", "--park", "--buildings", "0")
     assert result.returncode == 2 and "--buildings 0" in result.stderr
+
+
+def test_compiled_pipes_link_their_end_nodes():
+    """In the compiled demo park every pipe links the network nodes at its ends, of its own utility."""
+    from conftest import ROOT
+    from twin.scene import load_park
+
+    park = load_park(ROOT / "scenes" / "demo")
+    pipes = park.of_kind("pipe")
+    assert pipes and all({"start", "end"} <= set(p.links) for p in pipes)
+    for pipe in pipes[:200]:
+        utility = pipe.properties["attributes"]["utility"]
+        for end in ("start", "end"):
+            assert park.get(pipe.links[end]).properties["attributes"]["utility"] == utility

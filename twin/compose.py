@@ -43,6 +43,7 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
         if spec.role == "buildings":
             gdf = gdf.drop(index=list(_replace_blocks(park, scene, spec, gdf)))
         add_features(park, spec, gdf, report, ground)
+    _link_pipe_ends(park, scene)
     if scene.devices is not None:
         add_devices(park, scene.devices, ground)
     if scene.leases is not None:
@@ -80,6 +81,19 @@ def _replace_blocks(park: Park, scene: Scene, spec: LayerSpec, footprints: gpd.G
             for footprint in hits:
                 park.get(building_id).links["footprint"] = f"gis:{spec.key}:{footprint}"
                 yield footprint
+
+
+def _link_pipe_ends(park: Park, scene: Scene) -> None:
+    """Link each pipe to the network nodes its ``start_node``/``end_node`` name, in any of the
+    scene's network-node layers, as ``links["start"]``/``links["end"]``."""
+    node_layers = [spec.key for spec in scene.layers if spec.role == "network_nodes"]
+    for pipe in park.of_kind("pipe"):
+        attributes = pipe.properties.get("attributes", {})
+        for end in ("start", "end"):
+            code = attributes.get(f"{end}_node")
+            found = next((f"gis:{key}:{code}" for key in node_layers if f"gis:{key}:{code}" in park), None)
+            if code is not None and found is not None:
+                pipe.links[end] = found
 
 
 def add_ground(park: Park, ground: float | Ground) -> None:
