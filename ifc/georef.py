@@ -14,6 +14,8 @@ import ifcopenshell.util.unit
 import numpy as np
 import pyproj
 
+from twin.crs import transformer
+
 log = logging.getLogger(__name__)
 _EPSG_RE = re.compile(r"EPSG\D{0,8}(\d{4,6})", re.IGNORECASE)
 
@@ -62,8 +64,7 @@ class Georeference:
         pts = np.asarray(points_m, float).reshape(-1, 3)
         if self.conversion is not None and self.epsg is not None:
             grid = self.conversion.to_grid(pts)
-            to_wgs = pyproj.Transformer.from_crs(f"EPSG:{self.epsg}", "EPSG:4326", always_xy=True)
-            lon, lat = to_wgs.transform(grid[:, 0], grid[:, 1])
+            lon, lat = transformer(f"EPSG:{self.epsg}", "EPSG:4326").transform(grid[:, 0], grid[:, 1])
             return np.column_stack((lon, lat, grid[:, 2]))
         if self.lat is None or self.lon is None:
             return None
@@ -143,7 +144,7 @@ def _site_reference(model: ifcopenshell.file) -> tuple[float, float, float | Non
 
 def _to_wgs84(epsg: int, easting: float, northing: float) -> tuple[float, float] | None:
     try:
-        lon, lat = pyproj.Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True).transform(
+        lon, lat = transformer(f"EPSG:{epsg}", "EPSG:4326").transform(
             easting, northing, errcheck=True)
     except (pyproj.exceptions.CRSError, pyproj.exceptions.ProjError) as exc:
         log.warning("EPSG:%s: cannot transform the map conversion origin to WGS84 (%s)", epsg, exc)

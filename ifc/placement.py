@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import pyproj
 
 from ifc.georef import Georeference
+from twin.crs import transformer
 
 _PROBE_M = np.array([[0.0, 0.0, 0.0], [100.0, 0.0, 0.0], [0.0, 100.0, 0.0]])
 
@@ -31,11 +30,6 @@ class Anchor:
 
 class Unplaced(Exception):
     """The model carries no georeference and the scene gives no anchor."""
-
-
-@lru_cache(maxsize=32)
-def transformer(source: str, target: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
 def anchor_matrix(anchor: Anchor, origin_m: np.ndarray) -> np.ndarray:

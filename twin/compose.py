@@ -96,17 +96,16 @@ def _link_pipe_ends(park: Park, scene: Scene) -> None:
                 pipe.links[end] = found
 
 
-def add_ground(park: Park, ground: float | Ground) -> None:
+def add_ground(park: Park, ground: Ground) -> None:
     """The ground under the whole park (its own render batch; picking it names the park): a flat
     plane, or over a DEM a triangulated grid (at most 200 × 200 cells) following it."""
     bounds = park.bounds_m()
     x0, y0, _, x1, y1, _ = bounds if bounds is not None else (-100, -100, 0, 100, 100, 0)
     x0, y0, x1, y1 = x0 - GROUND_MARGIN_M, y0 - GROUND_MARGIN_M, x1 + GROUND_MARGIN_M, y1 + GROUND_MARGIN_M
-    if isinstance(ground, Ground) and not ground.flat:
+    if not ground.flat:
         park.batches.append(_dem_ground(park, ground, x0, y0, x1, y1))
         return
-    elevation_m = ground.elevation_m if isinstance(ground, Ground) else ground
-    z = elevation_m - park.origin_m[2] - 0.02  # a hair below floor slabs laid at ground level
+    z = ground.elevation_m - park.origin_m[2] - 0.02  # a hair below floor slabs laid at ground level
     corners = np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]])
     part = MeshPart(ROOT_ID, corners, np.array([[0, 1, 2], [0, 2, 3]]))
     park.batches.append(merge("ground", "ground", None, None, [part], np.zeros(3)))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ifc.placement import transformer
+from twin.crs import transformer
 from twin.errors import InputError
 from twin.ground import Ground
 from twin.park import ROOT_ID, Node, Park, PropertySet

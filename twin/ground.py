@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyproj
 
+from twin.crs import transformer
 from twin.errors import InputError
 
 
@@ -50,7 +51,7 @@ class Ground:
         ground = cls(fallback_m)
         ground.dem, ground._values, ground._inverse = path, values, ~transform
         try:
-            ground._to_dem = pyproj.Transformer.from_crs(park_crs, dem_crs, always_xy=True)
+            ground._to_dem = transformer(park_crs, dem_crs)
         except pyproj.exceptions.CRSError as exc:
             raise InputError(f"{path}: cannot reproject from {park_crs} to the DEM's CRS ({exc})") from None
         ground._origin_xy = np.asarray(origin_m, float)[:2]

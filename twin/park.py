@@ -14,25 +14,20 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
 from twin.batches import RenderBatch
+from twin.crs import transformer
 
 #: The fixed set of node kinds (lower case): the tree, devices, networks, and the GIS kinds.
 KINDS = ("park", "site", "building", "storey", "space", "element", "device", "pipe", "network_node",
          "road", "path", "parking", "parking_space", "green", "water", "boundary", "gate", "assembly_point")
 ROOT_ID = "park"
-
-
-@lru_cache(maxsize=8)
-def _to_wgs84(crs: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
 def fold(text: str) -> str:
@@ -161,7 +156,7 @@ class Park:
         """WGS84 ``(lon, lat, height)`` of park-frame points, or None for a park placed nowhere."""
         points = np.asarray(points_m, float).reshape(-1, 3) + self.origin_m
         if self.crs:
-            lon, lat = _to_wgs84(self.crs).transform(points[:, 0], points[:, 1])
+            lon, lat = transformer(self.crs, "EPSG:4326").transform(points[:, 0], points[:, 1])
             return np.column_stack((lon, lat, points[:, 2]))
         return self.georeference.to_lonlat(points) if self.georeference is not None else None
 
