@@ -1,37 +1,85 @@
-"""The Panel app that ``twin serve`` runs: the park viewport and what is known about the picked node."""
+"""The Panel app that ``twin serve`` runs: search, navigation, the 3D park and the info card.
+
+One call of :func:`create_app` is one browser session; the park (geometry, index, search) is shared.
+URL arguments: ``?node=<id>`` opens the app located on that node (a QR code on an asset can lead
+there), ``?lang=en`` switches the labels to English (Simplified Chinese is the default).
+"""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
+from urllib.parse import urlencode
 
 import panel as pn
 
 from twin.park import Park
 from twin.web.access import guarded
+from twin.web.deltas import node_index
+from twin.web.finder import Finder
 from twin.web.info import node_card
-from twin.web.messages import t
-from twin.web.viewport import Viewport, browser_labels, manifest
+from twin.web.messages import LANGUAGES, t
+from twin.web.navigator import Navigator
+from twin.web.tour_player import TourPlayer
+from twin.web.viewport import Viewport, browser_strings, manifest
+
+CSS = """
+:host, body { --twin-accent: #4fc3f7; }
+.twin-header h2 { margin: 0; font-size: clamp(18px, 1.4vw, 40px); white-space: nowrap; }
+.twin-side { font-size: clamp(13px, 0.75vw, 22px); }
+"""
 
 
-@guarded("app.view", lambda park: f"park/{park.name}")
-def create_app(park: Park) -> pn.viewable.Viewable:
-    """One session's page: title, viewport, home-view button and the picked node's info card."""
-    viewport = Viewport(batches=manifest(park.batches), labels=browser_labels(),
-                        sizing_mode="stretch_both", min_height=480)
-    info = pn.pane.HTML(node_card(park, ""), sizing_mode="stretch_width")
-    home = pn.widgets.Button(label=t("home_view"), color="primary", width=140)
+def url_args() -> dict[str, str]:
+    """This session's URL query arguments (first value of each)."""
+    return {key: values[0].decode() for key, values in (pn.state.session_args or {}).items() if values}
+
+
+def language(args: Mapping[str, str]) -> str:
+    return args.get("lang") if args.get("lang") in LANGUAGES else LANGUAGES[0]
+
+
+@guarded("app.view", lambda park, args=None: f"park/{park.name}")
+def create_app(park: Park, args: Mapping[str, str] | None = None) -> pn.viewable.Viewable:
+    """One session's page (``args``: its URL arguments, read from the session when not given)."""
+    args = url_args() if args is None else args
+    lang = language(args)
+    pn.config.theme = "dark"
+    viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(lang),
+                        home_bounds=list(park.bounds_m() or ()), sizing_mode="stretch_both", min_height=480)
+    navigator = Navigator(park, viewport, lang)
+    card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
 
     @guarded("node.read", lambda node_id: node_id or "-")
     def show(node_id: str) -> None:
-        info.object = node_card(park, node_id)
+        card.object = node_card(park, node_id, lang)
+        viewport.highlight([node_id] if node_id else [])
+
+    def locate(node_id: str) -> None:
+        navigator.locate(node_id)
+        card.object = node_card(park, node_id, lang)
 
     @guarded("view.home", lambda _event: f"park/{park.name}")
     def go_home(_event) -> None:
+        navigator.enter(None)
         viewport.param.trigger("home")
 
     viewport.param.watch(lambda event: show(event.new), "picked")
+    focus = args.get("node", "")
+    if focus in park:
+        viewport.param.watch(lambda event: event.new and locate(focus), "ready")
+    finder = Finder(park, locate, lang)
+    home = pn.widgets.Button(label=t("home_view", lang), color="primary", width=110)
     home.on_click(go_home)
-    card = pn.Card(info, title=t("info_title"), width=380, collapsible=False, scroll=True)
-    header = pn.Row(pn.pane.HTML(f"<h2 style='margin:0'>{escape(park.name)}</h2>"), home,
-                    sizing_mode="stretch_width")
-    return pn.Column(header, pn.Row(viewport, card, sizing_mode="stretch_both"),
-                     sizing_mode="stretch_both")
+    fullscreen = pn.widgets.Button(label=t("fullscreen", lang), width=90)
+    fullscreen.js_on_click(code="document.documentElement.requestFullscreen()")
+    other = next(code for code in LANGUAGES if code != lang)
+    switch = pn.pane.HTML(f"<a href='?{escape(urlencode({**args, 'lang': other}))}' style='color:#4fc3f7'>"
+                          f"{escape(t('other_language', lang))}</a>", width=70)
+    header = pn.Row(pn.pane.HTML(f"<h2>{escape(park.name)}</h2>"), pn.layout.HSpacer(), home, fullscreen, switch,
+                    sizing_mode="stretch_width", css_classes=["twin-header"])
+    tours = TourPlayer(viewport, park.tours, lang)
+    side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"])
+    info = pn.Card(card, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
+                   css_classes=["twin-side"])
+    return pn.Column(header, pn.Row(side, viewport, info, sizing_mode="stretch_both"),
+                     sizing_mode="stretch_both", stylesheets=[CSS])

@@ -32,6 +32,7 @@ import ifcopenshell
 import numpy as np
 
 from ifc.properties import IfcProperties
+from models.files import MODELS_DIR, model_files
 from twin.batches import RenderBatch, decode
 from twin.park import Node, Park
 from twin.scene import load_park, read_scene, scene_file
@@ -63,14 +64,16 @@ def _file_digest(path: Path) -> bytes:
 
 @cache
 def code_version() -> str:
-    """A hash of the compiler's source (packages twin, ifc, gis, models, less the web app and CLI), and
-    of the ifcopenshell and Python versions."""
+    """A hash of the compiler's source (packages twin, ifc, gis, models, less the web app and CLI), of
+    the device model files in ``models/``, and of the ifcopenshell and Python versions."""
     h = hashlib.sha256(f"{ifcopenshell.version} {sys.version_info[:2]}".encode())
     for package in _CODE_PACKAGES:
         for path in sorted((_ROOT / package).rglob("*.py")):
             name = path.relative_to(_ROOT).as_posix()
             if not name.startswith(_NOT_COMPILER):
                 h.update(name.encode() + b"\0" + _file_digest(path))
+    for path in model_files(MODELS_DIR):
+        h.update(path.relative_to(_ROOT).as_posix().encode() + b"\0" + _file_digest(path))
     return h.hexdigest()
 
 

@@ -81,20 +81,17 @@ def inspect_gis_file(args: argparse.Namespace) -> None:
 
 
 def cmd_find(args: argparse.Namespace) -> None:
+    from twin.search import node_row, search
+
     with progress_bar("loading") as progress:
         park = open_park(args.source, progress)
-    found = park.find(args.query)
-    if args.kind:
-        found = [n for n in found if n.kind == args.kind]
-    rows = [{"id": n.id, "kind": n.kind, "ifc_class": n.ifc_class, "name": n.name,
-             "path": [{"id": p.id, "name": p.name} for p in park.path(n.id)]} for n in found]
+    hits = search(park, args.query, kind=args.kind, limit=None)
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
+        print(json.dumps([node_row(park, hit.node) for hit in hits], ensure_ascii=False))
         return
-    table = Table("id", "kind", "ifc_class", "name", "path", title=f"{len(rows)} found")
-    for row in rows:
-        table.add_row(row["id"], row["kind"], row["ifc_class"] or "", row["name"],
-                      " › ".join(p["name"] or p["id"] for p in row["path"]))
+    table = Table("id", "kind", "ifc_class", "name", "path", title=f"{len(hits)} found")
+    for hit in hits:
+        table.add_row(hit.node.id, hit.node.kind, hit.node.ifc_class or "", hit.node.name, hit.path)
     out.print(table)
 
 
@@ -159,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(run=cmd_inspect)
 
-    s = sub.add_parser("find", help="search nodes by name, long name, code or type")
+    s = sub.add_parser("find", help="search nodes by code, name, long name, type or room")
     s.add_argument("source", type=Path, help="an .ifc file or a scene folder")
     s.add_argument("query")
     s.add_argument("--kind", help="only nodes of this kind (space, element…)")

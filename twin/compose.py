@@ -1,4 +1,4 @@
-"""Compose one park from a checked scene: IFC buildings placed in the park CRS, GIS layers, ground."""
+"""Compose one park from a checked scene: IFC placed in the park CRS, GIS layers, devices, ground."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -13,6 +13,7 @@ from gis.layers import LayerSpec
 from ifc.importer import import_ifc
 from ifc.placement import Unplaced, placement
 from twin.batches import MeshPart, merge
+from twin.device_batches import device_batches
 from twin.devices import add_devices
 from twin.errors import InputError
 from twin.ground import Ground, grid_cells, scene_ground
@@ -25,7 +26,8 @@ GROUND_MARGIN_M = 50.0
 
 def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park:
     """Build the park a scene describes: IFC buildings placed, then GIS layers (an IFC building
-    replaces the LOD1 block it covers), then the ground; all relative to the scene's origin."""
+    replaces the LOD1 block it covers), then devices (one glyph batch per type), then the ground;
+    all relative to the scene's origin."""
     park = Park(scene.name, scene.origin_m, scene.crs)
     try:
         ground = scene_ground(scene)
@@ -46,6 +48,7 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
     _link_pipe_ends(park, scene)
     if scene.devices is not None:
         add_devices(park, scene.devices, ground)
+        park.batches.extend(device_batches(park, ground))
     if scene.leases is not None:
         add_leases(park, scene.leases)
     add_ground(park, ground)

@@ -93,6 +93,7 @@ class Park:
         self.sources: dict[str, Any] = {}  # source key → opened model (an ifcopenshell file…)
         self.placements: dict[str, np.ndarray] = {}  # source key → 4×4 model-to-park-frame matrix
         self.georeference: Any = None  # has ``to_lonlat(points_m)``; set by the importers
+        self.tours: list[Any] = []  # twin.tours.Tour, from the scene file
         self._indexes: dict[str | None, SpatialIndex] = {}  # by node kind; cleared when nodes change
         self.add(Node(ROOT_ID, "park", name))
 

@@ -16,9 +16,10 @@ from gis.layers import LayerSpec
 from gis.roles import ROLES
 from ifc.placement import Anchor
 from twin.errors import InputError
+from twin.tours import TourSpec, build_tours, read_tours, tour_problems
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases"}
+_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours"}
 _IFC_KEYS = {"key", "path", "anchor", "replaces"}
 _ANCHOR_KEYS = {"easting", "northing", "elevation", "rotation_deg"}
 _LAYER_KEYS = {"key", "path", "layer", "role", "id_field", "crs", "where", "fields"}
@@ -60,6 +61,7 @@ class Scene:
     devices: Path | None = None
     leases: Path | None = None
     ground_elevation_given: bool = True  # a DEM's fallback off the raster: this, else its median
+    tours: tuple[TourSpec, ...] = ()  # checked against the park when it is loaded
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -215,10 +217,11 @@ def read_scene(path: str | os.PathLike) -> Scene:
             r.problem(kind, f"key {key!r} is used twice")
     devices = r.path(r.table(data, "devices"), "path", "devices.", required=False)
     leases = r.path(r.table(data, "leases"), "path", "leases.", required=False)
+    tours = read_tours(r, data)
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
-                 tuple(layers), devices, leases, "elevation_m" in ground)
+                 tuple(layers), devices, leases, "elevation_m" in ground, tours)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):
@@ -228,4 +231,10 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
         from ifc.importer import import_ifc
         return import_ifc(file, progress=progress)
     from twin.compose import compose
-    return compose(read_scene(file), progress)
+    scene = read_scene(file)
+    park = compose(scene, progress)
+    problems = tour_problems(scene, park)
+    if problems:
+        raise SceneError(problems)
+    park.tours = build_tours(scene, park)
+    return park

@@ -1,47 +1,103 @@
-"""The info card's content: what the park knows about one node, as escaped HTML."""
+"""What the park knows about one node: as JSON-able data (:func:`node_record`, the REST API's
+``GET /api/nodes/{id}``) and as the app's info card (:func:`node_card`, escaped HTML)."""
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from twin.park import Node, Park
+import numpy as np
+
+from twin.park import Park
+from twin.search import SEPARATOR
 from twin.web.messages import t
 
 
-def _value(value: Any) -> str:
+def json_safe(value: Any) -> Any:
+    """A property value as JSON can carry it: numpy scalars unwrapped, NaN/inf as None, sequences
+    as lists, anything else (IFC entities, dates…) as its text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def node_record(park: Park, node_id: str) -> dict[str, Any]:
+    """The card's content: identity, breadcrumbs (``path``, root first), WGS84 centre (``lon``,
+    ``lat`` in degrees, ``z`` in metres; None where the park is placed nowhere or the node has no
+    geometry), park-frame ``bounds_m`` and the property sets. Raises KeyError for an unknown id."""
+    node = park.get(node_id)
+    position = park.lonlat(node_id)
+    lon, lat, z = position if position is not None else (None, None, None)
+    return {"id": node.id, "kind": node.kind, "ifc_class": node.ifc_class, "name": node.name,
+            "long_name": node.long_name, "code": node.code, "type_name": node.type_name,
+            "path": [{"id": n.id, "name": n.name, "kind": n.kind} for n in park.path(node_id)],
+            "lon": lon, "lat": lat, "z": z,
+            "bounds_m": json_safe(node.bounds_m) if node.bounds_m is not None else None,
+            "properties": json_safe(node.properties)}
+
+
+def position_text(lon: float, lat: float, z: float, lang: str = "zh") -> str:
+    """``31.234567° N, 121.456789° E, 12.3 m`` (in ``lang``'s words)."""
+    return ", ".join((t("lat.N" if lat >= 0 else "lat.S", lang).format(deg=f"{abs(lat):.6f}"),
+                      t("lon.E" if lon >= 0 else "lon.W", lang).format(deg=f"{abs(lon):.6f}"),
+                      t("height", lang).format(m=f"{z:.1f}")))
+
+
+def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return "" if value is None else str(value)
 
 
-def _row(label: str, value: Any) -> str:
+def _row(label: str, html: str) -> str:
+    """A table row; ``html`` is already escaped."""
     return (f"<tr><th style='text-align:left;padding-right:8px;white-space:nowrap'>{escape(label)}</th>"
-            f"<td>{escape(_value(value))}</td></tr>")
+            f"<td>{html}</td></tr>")
 
 
-def _label(node: Node) -> str:
-    return node.name or node.long_name or node.id
+def breadcrumbs_html(path: list[dict[str, Any]]) -> str:
+    """The path as link-styled crumbs carrying their node ids; the plain path is the tooltip."""
+    names = [p["name"] or p["id"] for p in path]
+    crumbs = (f"<span class='twin-crumb' role='link' data-node-id='{escape(p['id'])}' "
+              f"style='color:#1565c0;cursor:pointer;text-decoration:underline'>{escape(name)}</span>"
+              for p, name in zip(path, names))
+    return f"<span class='twin-path' title='{escape(SEPARATOR.join(names))}'>{SEPARATOR.join(crumbs)}</span>"
 
 
-def property_sets(node: Node) -> str:
+def property_sets(properties: dict[str, dict[str, Any]], lang: str = "zh") -> str:
     """Each property set as a collapsible table."""
-    if not node.properties:
-        return f"<p>{escape(t('no_properties'))}</p>"
+    if not properties:
+        return f"<p>{escape(t('no_properties', lang))}</p>"
     return "".join(
         f"<details><summary>{escape(name)}</summary><table>"
-        + "".join(_row(key, value) for key, value in props.items())
+        + "".join(_row(key, escape(_text(value))) for key, value in props.items())
         + "</table></details>"
-        for name, props in node.properties.items())
+        for name, props in properties.items())
 
 
-def node_card(park: Park, node_id: str) -> str:
-    """The card for ``node_id``; a hint to click something when it is empty."""
+def node_card(park: Park, node_id: str, lang: str = "zh") -> str:
+    """The card for ``node_id`` in ``lang``; a hint to click something when it is empty."""
     if not node_id:
-        return f"<p>{escape(t('info_empty'))}</p>"
-    node = park.get(node_id)
-    path = " › ".join(_label(n) for n in park.path(node_id))
-    fields = [("name", node.name), ("kind", t(f"kind.{node.kind}")), ("ifc_class", node.ifc_class),
-              ("long_name", node.long_name), ("path", path), ("id", node.id)]
-    rows = "".join(_row(t(key), value) for key, value in fields if value)
-    return (f"<table class='twin-node' data-node-id='{escape(node.id)}'>{rows}</table>"
-            f"<h4>{escape(t('properties'))}</h4>{property_sets(node)}")
+        return f"<p>{escape(t('info_empty', lang))}</p>"
+    record = node_record(park, node_id)
+    fields = [("name", record["name"]), ("kind", t(f"kind.{record['kind']}", lang)),
+              ("ifc_class", record["ifc_class"]), ("long_name", record["long_name"]),
+              ("code", record["code"]), ("type_name", record["type_name"])]
+    rows = [_row(t(key, lang), escape(_text(value))) for key, value in fields if value]
+    if record["path"]:
+        rows.append(_row(t("path", lang), breadcrumbs_html(record["path"])))
+    if record["lon"] is not None:
+        rows.append(_row(t("position", lang),
+                         escape(position_text(record["lon"], record["lat"], record["z"], lang))))
+    rows.append(_row(t("id", lang), escape(record["id"])))
+    return (f"<table class='twin-node' data-node-id='{escape(record['id'])}'>{''.join(rows)}</table>"
+            f"<h4>{escape(t('properties', lang))}</h4>{property_sets(record['properties'], lang)}")

@@ -1,4 +1,4 @@
-"""The one server (design decision 10): the Panel app and the geometry route, on localhost.
+"""The one server (design decision 10): the Panel app, the geometry route and the REST API, on localhost.
 
 One :class:`~twin.park.Park` is shared by every session. Until users exist the only principal
 is ``local`` with every permission, so the server refuses to listen beyond the loopback interface.
@@ -21,6 +21,7 @@ from tornado.ioloop import IOLoop
 from app import create_app
 from twin.errors import InputError
 from twin.park import Park
+from twin.web.api import api_routes
 from twin.web.geometry import geometry_route
 
 LOCALHOST = "127.0.0.1"
@@ -60,7 +61,7 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
     return pn.serve({"/": lambda: create_app(park)}, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],
-                    extra_patterns=[geometry_route(park.batches)])
+                    extra_patterns=[geometry_route(park.batches), *api_routes(park)])
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False) -> None:

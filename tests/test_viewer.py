@@ -1,0 +1,238 @@
+"""The viewer on the demo park, in headless Chromium: search-and-locate, ?node= links, tours, drill-down.
+
+Every request to a host other than the test server is aborted and fails the test. Screenshots are
+kept in ``tests/artifacts/`` (look at them).
+"""
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from twin.cache import compile_scene
+from twin.web.deltas import NodeIndex
+from twin.web.server import BackgroundServer
+from twin.web.view_state import GHOST_OPACITY, Storeys, View, batch_looks, look
+from twin.web.viewport import manifest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                 "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+READY = "[data-twin-viewport][data-state=ready]"
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return compile_scene(ROOT / "scenes" / "demo")
+
+
+# --- view state and node index (no browser) -------------------------------------------------------
+def test_node_index_sends_indices_per_batch_never_geometry(demo):
+    index = NodeIndex(demo)
+    space = next(n for n in demo.of_kind("space") if n.id in index)
+    parts = index.parts([space.id, "no:such-node"])
+    assert [number for number, _ in parts] == index.batches_of(space.id)
+    number, encoded = parts[0]
+    local = np.frombuffer(base64.b64decode(encoded), "<i4")
+    assert [demo.batches[number].node_ids[i] for i in local] == [space.id]
+    storey = demo.ancestor(space.id, "storey")
+    assert space.id in index.drawn([storey.id]) and storey.id not in index.drawn([storey.id])
+
+
+def test_drill_down_ghosts_other_buildings_and_hides_storeys_above(demo):
+    entries = manifest(demo.batches)
+    storeys = Storeys.of([(s.id, demo.ancestor(s.id, "building").id, s.elevation_m) for s in demo.of_kind("storey")])
+    storey = next(s for s in demo.of_kind("storey") if storeys.rank[s.id] == 1)
+    building = storeys.building[storey.id]
+    looks = batch_looks(entries, storeys, View(building=building, storey=storey.id))
+    for entry, seen in zip(entries, looks):
+        if entry["building"] not in (None, building):
+            assert seen.opacity <= GHOST_OPACITY
+        elif entry["building"] == building and entry["storey"] in storeys.rank:
+            assert seen.visible == (storeys.rank[entry["storey"]] <= 1), entry["key"]
+    walls = next(e for e in entries if e["category"] == "walls" and e["storey"] == storey.id)
+    assert look(walls, storeys, View(xray=True)).opacity < 0.5
+    assert look(walls, storeys, View(exploded=True)).offset_z_m > 0
+    ground = next(e for e in entries if e["category"] == "ground")
+    assert look(ground, storeys, View(ground_translucent=True)).opacity < 1
+    pipes = next(e for e in entries if e["category"].startswith("pipes:"))
+    assert not look(pipes, storeys, View(hidden_layers=frozenset({"underground"}))).visible
+
+
+# --- in the browser -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def twin_home(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TWIN_HOME", str(tmp_path_factory.mktemp("twin_home")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def server(demo, twin_home):
+    with BackgroundServer(demo) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A page on the app; any request off the test server is aborted and fails the test."""
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    foreign: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith((server.url, "data:", "blob:")):
+            r.continue_()
+        else:
+            foreign.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    yield page
+    page.close()
+    assert not foreign, f"requests off the host: {foreign[:5]}"
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(READY, state="attached", timeout=120_000)
+    settle(page)
+
+
+def settle(page) -> None:
+    """Wait until no camera flight is under way and a frame has been drawn."""
+    root = page.locator("[data-twin-viewport]").element_handle()
+    page.wait_for_function("root => root.dataset.flying !== '1'", arg=root, timeout=20_000)
+    page.wait_for_timeout(600)
+
+
+def shot(page, name: str) -> np.ndarray:
+    """Screenshot of the viewport (kept as an artifact) as RGB floats."""
+    from PIL import Image
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = page.locator("[data-twin-viewport]").screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+
+
+def highlight_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of the highlight's orange pixels, lit or shaded."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    orange = (r > 120) & (r > 1.4 * g) & (g > 1.6 * b) & (g > 0.3 * r)
+    if orange.sum() < 40:
+        return None
+    ys, xs = np.nonzero(orange)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def assert_centred_and_lit(image: np.ndarray) -> None:
+    box = highlight_box(image)
+    assert box is not None, "the highlight shows in the picture"
+    h, w = image.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    assert w / 4 <= cx <= 3 * w / 4 and h / 4 <= cy <= 3 * h / 4, f"highlight at {box} in a {w}×{h} view"
+
+
+def meeting_room(demo):
+    return next(n for n in demo.of_kind("space") if "会议室" in (n.long_name or n.name)
+                and demo.ancestor(n.id, "storey").elevation_m > 3)
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_the_park_is_drawn_in_chinese_with_north(page, server, demo):
+    open_app(page, server.url)
+    image = shot(page, "park")
+    assert image.std() > 20 and len(np.unique(image.reshape(-1, 3)[::7], axis=0)) > 200, "a 3D park, not a blank"
+    root = page.locator("[data-twin-viewport]")
+    assert int(root.get_attribute("data-actors")) == len(demo.batches), "one actor per batch"
+    assert page.get_by_text("楼宇导航").is_visible() and page.get_by_text("北", exact=True).is_visible()
+    assert page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"')"), "a CJK font is installed"
+    # Chinese glyphs have distinct shapes: two different characters do not render as the same box
+    widths = page.evaluate("""() => {
+        const c = document.createElement('canvas').getContext('2d');
+        c.font = '32px "Noto Sans CJK SC", sans-serif';
+        const ink = (s) => { c.clearRect(0, 0, 64, 64); c.fillText(s, 0, 40);
+          return Array.from(c.getImageData(0, 0, 64, 64).data).join(); };
+        return [ink('园'), ink('区')];
+    }""")
+    assert widths[0] != widths[1]
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_clicking_a_building_shows_its_card(page, server, demo):
+    building = next(n for n in demo.of_kind("building") if n.id.startswith("gis:"))
+    open_app(page, f"{server.url}/?node={building.id}")
+    box = page.locator("[data-twin-viewport]").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    card = page.locator(f"table.twin-node[data-node-id='{building.id}']")
+    card.wait_for(timeout=10_000)
+    assert building.name in card.inner_text()
+    assert "°" in card.inner_text(), "its WGS84 position"
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_search_and_locate_isolates_the_storey_and_frames_the_room(page, server, demo):
+    room = meeting_room(demo)
+    open_app(page, server.url)
+    box = page.get_by_placeholder("搜索编码、名称、类型或房间…")
+    box.fill(room.name)
+    box.press("Enter")
+    card = page.locator("table.twin-node")
+    card.wait_for(timeout=10_000)
+    found = demo.get(card.get_attribute("data-node-id"))
+    assert found.name == room.name and found.kind == "space"
+    settle(page)
+    assert_centred_and_lit(shot(page, "located"))
+    storey, building = demo.ancestor(found.id, "storey"), demo.ancestor(found.id, "building")
+    assert storey.name in card.inner_text() and building.name in card.inner_text(), "its breadcrumbs"
+    chosen = [select.input_value() for select in page.locator("select").all()]
+    assert building.name in chosen and storey.name in chosen, f"its storey isolated: {chosen}"
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_node_link_opens_the_app_focused_on_it(page, server, demo):
+    device = next(n for n in demo.of_kind("device") if demo.ancestor(n.id, "storey") is not None
+                  and n.id in NodeIndex(demo))
+    room = demo.ancestor(device.id, "space") or device
+    open_app(page, f"{server.url}/?node={room.id}&lang=en")
+    page.locator(f"table.twin-node[data-node-id='{room.id}']").wait_for(timeout=10_000)
+    settle(page)
+    assert_centred_and_lit(shot(page, "node_link"))
+    assert page.get_by_text("Buildings", exact=True).is_visible(), "English labels with ?lang=en"
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_tour_plays_with_captions(page, server, demo):
+    open_app(page, server.url)
+    before = shot(page, "tour_before")
+    page.get_by_role("button", name="播放").click()
+    caption = page.locator("[data-twin-caption]")
+    page.wait_for_function("c => c.textContent.length > 0", arg=caption.element_handle(), timeout=15_000)
+    first = caption.inner_text()
+    assert first == demo.tours[0].stops[0].caption
+    page.get_by_role("button", name="下一站").click()
+    page.wait_for_function("([c, first]) => c.textContent !== first", arg=[caption.element_handle(), first],
+                           timeout=15_000)
+    settle(page)
+    after = shot(page, "tour_stop_2")
+    assert np.abs(after - before).mean() > 5, "the camera moved"
+    page.get_by_role("button", name="暂停").click()
