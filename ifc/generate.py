@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import hypot
 from pathlib import Path
@@ -361,11 +361,12 @@ class _Writer:
         landing = b.extrude(b.profile(b.rectangle((3.4, landing_m))), SLAB_M, position=(0.1, 0.0, half_m - SLAB_M))
         return b.get_representation(self.body, [up, back, landing])
 
-    def building(self, index: int, storeys: int, rng: random.Random, progress: Callable[[], None]) -> None:
-        """Add one building with its storeys, rooms and elements."""
+    def building(self, index: int, storeys: int, rng: random.Random, progress: Callable[[], None],
+                 name: str | None = None) -> None:
+        """Add one building with its storeys, rooms and elements (named ``name``, else 办公楼 A, B…)."""
         letter = _letters(index)
         row, col = divmod(index, BUILDINGS_PER_ROW)
-        building = self.spatial("IfcBuilding", f"办公楼 {letter}", f"Office Building {letter}", self.site,
+        building = self.spatial("IfcBuilding", name or f"办公楼 {letter}", f"Office Building {letter}", self.site,
                                 (col * (LENGTH_M + GAP_M), row * (DEPTH_M + GAP_M), 0.0, 1.0, 0.0))
         for level in range(storeys):
             elevation_m = round(level * STOREY_HEIGHT_M, 3)
@@ -588,9 +589,10 @@ class _Storey:
 
 
 def write_office(path: str | Path, storeys: int = 4, copies: int = 1, seed: int = 2026,
-                 progress: Callable[[int, int], None] | None = None) -> Path:
+                 progress: Callable[[int, int], None] | None = None, names: Sequence[str] = ()) -> Path:
     """Write an IFC4 park of ``copies`` office buildings with ``storeys`` floors each; returns the path.
 
+    ``names`` name the buildings in order (the rest are 办公楼 A, B…).
     ``progress(done, total)`` is called after every storey. The same arguments give the same bytes.
     """
     if storeys < 1 or copies < 1:
@@ -613,6 +615,6 @@ def write_office(path: str | Path, storeys: int = 4, copies: int = 1, seed: int 
             progress(done, total)
 
     for index in range(copies):
-        writer.building(index, storeys, rng, tick)
+        writer.building(index, storeys, rng, tick, names[index] if index < len(names) else None)
     writer.finish(path, seed)
     return path

@@ -57,3 +57,29 @@ def office_scene(tmp_path_factory) -> Path:
     write_office(folder / "office.ifc", storeys=6, seed=2026)
     (folder / "scene.toml").write_text(OFFICE_SCENE_TOML, encoding="utf-8")
     return folder
+
+
+# --- the web: an audit home per module, one headless Chromium per run -------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                 "--disable-gpu", "--disable-background-networking"]
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent")
+
+
+@pytest.fixture(scope="module")
+def twin_home(tmp_path_factory) -> Path:
+    """A fresh ``TWIN_HOME`` (audit log and data) for the module's servers."""
+    home = tmp_path_factory.mktemp("twin_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TWIN_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless with software WebGL, driven by Playwright (never a downloaded one)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -6,7 +6,6 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,14 +37,6 @@ def api_park() -> Park:
                   bounds_m=(2.0, 2.0, 2.8, 2.2, 2.2, 3.0)))
     park.add(Node("gis:roads:R1", "road", "环园路", parent="park"))
     return park
-
-
-@pytest.fixture(scope="module")
-def twin_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("twin_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TWIN_HOME", str(home))
-        yield home
 
 
 @pytest.fixture(scope="module")

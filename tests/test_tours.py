@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_twin
+from twin.check import check_scene
 from twin.park import Node, Park
 from twin.scene import SceneError, load_park, read_scene
 from twin.tours import (MIN_DISTANCE_M, VIEW_ANGLE_DEG, Stop, StopSpec, Tour, frame_box, stop_camera,
@@ -194,8 +195,10 @@ def test_loading_a_park_refuses_a_tour_of_unknown_nodes(tmp_path, office_scene):
     shutil.copy(office_scene / "office.ifc", tmp_path / "office.ifc")
     text = (office_scene / "scene.toml").read_text(encoding="utf-8")
     (tmp_path / "scene.toml").write_text(text + TOUR + STOP, encoding="utf-8")
-    with pytest.raises(SceneError, match=re.escape("scene.toml: tours[0].stops[0].node: no node 'gis:gates:G1' in the park")):
+    problem = "scene.toml: tours[0].stops[0].node: no node 'gis:gates:G1' in the park"
+    with pytest.raises(SceneError, match=re.escape(problem)):
         load_park(tmp_path)
+    assert [p.endswith(problem) for p in check_scene(tmp_path / "scene.toml")] == [True], "twin check says so too"
 
 
 # --- the player ---------------------------------------------------------------------------------

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, needs_chromium
 from twin.cache import compile_scene
 from twin.web.deltas import NodeIndex
 from twin.web.server import BackgroundServer
 from twin.web.view_state import GHOST_OPACITY, Storeys, View, batch_looks, look
 from twin.web.viewport import manifest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 READY = "[data-twin-viewport][data-state=ready]"
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent")
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +31,10 @@ def demo():
 def test_node_index_sends_indices_per_batch_never_geometry(demo):
     index = NodeIndex(demo)
     space = next(n for n in demo.of_kind("space") if n.id in index)
-    parts = index.parts([space.id, "no:such-node"])
-    assert [number for number, _ in parts] == index.batches_of(space.id)
-    number, encoded = parts[0]
-    local = np.frombuffer(base64.b64decode(encoded), "<i4")
-    assert [demo.batches[number].node_ids[i] for i in local] == [space.id]
+    flat = np.frombuffer(base64.b64decode(index.parts([space.id, "no:such-node"])), "<i4")
+    number, count, *local = flat.tolist()
+    assert [number] == index.batches_of(space.id) and count == 1 == len(local)
+    assert demo.batches[number].node_ids[local[0]] == space.id
     storey = demo.ancestor(space.id, "storey")
     assert space.id in index.drawn([storey.id]) and storey.id not in index.drawn([storey.id])
 
@@ -67,25 +61,9 @@ def test_drill_down_ghosts_other_buildings_and_hides_storeys_above(demo):
 
 # --- in the browser -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def twin_home(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TWIN_HOME", str(tmp_path_factory.mktemp("twin_home")))
-        yield
-
-
-@pytest.fixture(scope="module")
 def server(demo, twin_home):
     with BackgroundServer(demo) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -236,3 +214,24 @@ def test_a_tour_plays_with_captions(page, server, demo):
     after = shot(page, "tour_stop_2")
     assert np.abs(after - before).mean() > 5, "the camera moved"
     page.get_by_role("button", name="暂停").click()
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("width, height", [(1920, 1080), (3840, 2160)])
+def test_the_layout_holds_on_large_screens(browser, server, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    open_app(page, server.url)
+    page.screenshot(path=str(ARTIFACTS / f"screen_{width}x{height}.png"))
+    boxes = [page.locator("[data-twin-viewport]").bounding_box(),
+             *(side.bounding_box() for side in page.locator(".twin-side").all())]
+    assert len(boxes) == 3
+    for i, a in enumerate(boxes):
+        assert a["x"] >= 0 and a["x"] + a["width"] <= width + 1, f"panel {i} inside the screen"
+        for b in boxes[i + 1:]:
+            overlap_x = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+            overlap_y = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+            assert overlap_x <= 1 or overlap_y <= 1, f"panels overlap: {a} {b}"
+    view = boxes[0]
+    assert view["width"] * view["height"] > 0.4 * width * height, "the 3D park takes most of the screen"
+    page.close()

@@ -10,22 +10,21 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import panel as pn
 import pytest
 import pyvista as pv
 
+from conftest import needs_chromium
 from twin.batches import MeshPart, merge
 from twin.park import Node, Park
 from twin.web.access import LOCAL, AccessDenied, Principal, audit_path, check
+from twin.web.deltas import node_index
 from twin.web.info import node_card
 from twin.web.server import BackgroundServer
-from twin.web.viewport import manifest
+from twin.web.viewport import Viewport, browser_strings, manifest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = Path("/tmp/twin_web_viewport.png")
 READY = "[data-twin-viewport][data-state=ready]"
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent")
 
 
 def box(node_id: str, bounds: tuple[float, ...]) -> MeshPart:
@@ -55,14 +54,6 @@ def box_park() -> Park:
         merge("b1/s1/spaces", "spaces", "ifc:b1", "ifc:s1", [box("ifc:hall", (x0 - 5, x0 + 43, y0 - 5, y0 + 43, 0, 3))], o),
     ]
     return park
-
-
-@pytest.fixture(scope="module")
-def twin_home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("twin_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TWIN_HOME", str(home))
-        yield home
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +130,6 @@ def test_geometry_route_serves_cacheable_batches(server, park):
 
 
 # --- the app in a browser ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_app(browser, url: str):
@@ -223,3 +207,53 @@ def test_every_node_kind_has_a_label_in_both_languages():
 
     for lang in ("zh", "en"):
         assert all(f"kind.{kind}" in MESSAGES[lang] for kind in KINDS), lang
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_deltas_recolour_blink_and_hide_nodes_without_geometry(browser, park, twin_home):
+    """Python styles nodes of a drawn park through small messages; the browser blinks them itself."""
+    sessions: list[tuple[Viewport, object]] = []
+
+    def page_of_one_viewport() -> Viewport:
+        viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(),
+                            sizing_mode="stretch_both", min_height=600)
+        sessions.append((viewport, pn.state.curdoc))
+        return viewport
+
+    with BackgroundServer(park, page=page_of_one_viewport) as running:
+        page, _, frames = open_app(browser, running.url)
+        viewport, doc = sessions[0]
+        root = page.locator("[data-twin-viewport]")
+        box = root.bounding_box()
+        x, y = int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] / 2)
+
+        def centre() -> np.ndarray:
+            return pixels(page.screenshot())[y, x]
+
+        def send(change) -> None:
+            doc.add_next_tick_callback(change)
+            page.wait_for_timeout(700)
+
+        before = len(frames)
+        send(lambda: viewport.style(["ifc:core"], rgb=(0, 0, 255)))
+        blue = centre()
+        r, g, b = blue
+        assert b > 100 and b > 2 * r and b > 2 * g, f"the core turned blue, not {(r, g, b)}"
+        sent = b"".join(f if isinstance(f, bytes) else f.encode() for f in frames[before:])
+        assert b'["op","style"]' in sent and len(sent) < 2000, "a small message, no geometry"
+
+        send(lambda: viewport.style(["ifc:core"], blink=True))
+        seen = set()
+        for _ in range(8):
+            r, g, b = centre()
+            seen.add("blue" if b > 2 * r else "red" if r > 2 * b else "other")
+            page.wait_for_timeout(110)
+        assert {"blue", "red"} <= seen, f"blinking between its colour and red in the browser: {seen}"
+
+        send(lambda: viewport.style(["ifc:core"], visible=False, blink=False))
+        behind = centre()
+        assert np.abs(behind - blue).sum() > 80 and not behind[0] > 2 * behind[2], \
+            f"the core is hidden: {behind} shows what lies behind it"
+        page.screenshot(path=str(SCREENSHOT.with_name("twin_web_deltas.png")))
+        page.close()

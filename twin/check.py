@@ -1,4 +1,8 @@
-"""``twin check``: every problem of a scene, each naming its file and field, without building it."""
+"""``twin check``: every problem of a scene, each naming its file and field.
+
+Files are checked without building the park; only tours, which name nodes, need the park built
+(through the compile cache, so a second check is quick).
+"""
 from __future__ import annotations
 
 import os
@@ -6,6 +10,7 @@ import os
 from gis.layers import read_layer
 from ifc.georef import read_georeference
 from ifc.reader import open_ifc
+from twin.cache import compile_scene
 from twin.devices import check_rows
 from twin.errors import InputError
 from twin.ground import scene_ground
@@ -48,4 +53,11 @@ def check_scene(path: str | os.PathLike) -> list[str]:
         scene = read_scene(path)
     except SceneError as exc:
         return exc.problems
-    return _source_problems(scene)
+    problems = _source_problems(scene)
+    if problems or not scene.tours:
+        return problems
+    try:
+        compile_scene(scene.file)
+    except SceneError as exc:
+        return exc.problems
+    return []

@@ -43,10 +43,11 @@ def label_point(node: Node) -> list[float] | None:
 
 
 def labelled_nodes(park: Park, view: View) -> list[Node]:
-    """What carries a label: rooms and devices of the chosen storey, storeys of the chosen
-    building, else the park's buildings."""
+    """What carries a label, most important first: rooms then devices of the chosen storey,
+    storeys of the chosen building, else the park's buildings."""
     if view.storey:
-        nodes = [n for n in park.descendants(view.storey) if n.kind in ("space", "device")]
+        inside = list(park.descendants(view.storey))
+        nodes = [n for n in inside if n.kind == "space"] + [n for n in inside if n.kind == "device"]
     elif view.building:
         nodes = [park.get(c) for c in park.get(view.building).children if park.get(c).kind == "storey"]
     else:
@@ -82,7 +83,9 @@ class Navigator:
         self.entries: Sequence[Mapping] = viewport.batches
         self.storeys = storeys_of(park)
         self.sent: list[Look] = [Look(True, float(e["opacity"]), 0.0) for e in self.entries]
-        self.ghosted: list[str] = []  # GIS footprints faded node by node
+        self.footprints = [n for b in park.batches if b.category == "buildings" for n in b.node_ids]
+        self.ghosted: list[str] = []  # footprints faded node by node…
+        self.ghosted_for: str | None = None  # …for this chosen building
         buildings = sorted(park.of_kind("building"), key=lambda n: n.name or n.id)
         self.building = pn.widgets.Select(label=t("building", lang), options={
             t("whole_park", lang): PARK, **{b.name or b.id: b.id for b in buildings}}, value=PARK)
@@ -101,7 +104,7 @@ class Navigator:
         self.measure = pn.widgets.Toggle(label=t("measure", lang), color="primary",
                                          variant="outline", sizing_mode="stretch_width")
         self.building.param.watch(lambda e: self._building_chosen(e.new or None), "value")
-        self.storey.param.watch(lambda e: self.apply(), "value")
+        self.storey.param.watch(lambda e: self._storey_chosen(e.new or None), "value")
         for widget in (self.modes, self.layers):
             widget.param.watch(lambda e: self.apply(), "value")
         self.section.param.watch(lambda e: self.cut(e.new), "value")
@@ -131,12 +134,25 @@ class Navigator:
         storey = node if node.kind == "storey" else self.park.ancestor(node_id, "storey")
         building = node if node.kind == "building" else self.park.ancestor(node_id, "building")
         self.enter(building.id if building else None, storey.id if storey else None)
-        box = box_of(self.park, node_id)
-        if box is not None:
-            lift = lift_m(self.storeys, self.view(), building and building.id, storey and storey.id)
-            box = [v + (lift if axis in (2, 5) else 0.0) for axis, v in enumerate(box)]
-            self.viewport.fly_to(context_box(box), direction=LOOK_DOWN)
+        self.frame(node_id, LOOK_DOWN)
         self.viewport.highlight([node_id])
+
+    def frame(self, node_id: str, direction: Sequence[float] | None = None) -> None:
+        """Fly to a node's box (where the exploded view has lifted it), with its surroundings."""
+        box = box_of(self.park, node_id)
+        if box is None:
+            return
+        node = self.park.get(node_id)
+        storey = node if node.kind == "storey" else self.park.ancestor(node_id, "storey")
+        if storey is not None:
+            lift = lift_m(self.storeys, self.view(), self.storeys.building.get(storey.id), storey.id)
+            box = [v + (lift if axis in (2, 5) else 0.0) for axis, v in enumerate(box)]
+        self.viewport.fly_to(context_box(box), direction=direction)
+
+    def _storey_chosen(self, storey_id: str | None) -> None:
+        self.apply()
+        if storey_id or self.building.value:
+            self.frame(storey_id or self.building.value)
 
     def _building_chosen(self, building_id: str | None) -> None:
         storeys = sorted((s for s, b in self.storeys.building.items() if b == building_id),
@@ -147,6 +163,8 @@ class Navigator:
             self.storey.disabled = not storeys
             self.storey.value = PARK
         self.apply()
+        if building_id:
+            self.frame(building_id)
 
     @guarded("view.navigate", lambda self: "view")
     def apply(self) -> None:
@@ -164,13 +182,14 @@ class Navigator:
         self._label(view)
 
     def _ghost_footprints(self, view: View) -> None:
-        """A building chosen among GIS footprints: fade the other footprints, node by node."""
+        """A building chosen: fade the GIS footprints (one batch) but its own, node by node."""
+        if view.building == self.ghosted_for:
+            return
         if self.ghosted:
             self.viewport.reset_style(self.ghosted)
-            self.ghosted = []
-        if view.building and view.building.startswith("gis:"):
-            self.ghosted = [n.id for n in self.park.of_kind("building")
-                            if n.id != view.building and n.id.startswith("gis:")]
+        self.ghosted_for = view.building
+        self.ghosted = [n for n in self.footprints if n != view.building] if view.building else []
+        if self.ghosted:
             self.viewport.style(self.ghosted, opacity=GHOST_OPACITY)
 
     def _label(self, view: View) -> None:
@@ -178,7 +197,8 @@ class Navigator:
             self.viewport.show_labels([])
             return
         nodes = labelled_nodes(self.park, view)
-        self.viewport.show_labels([(n.code or n.name or n.id, label_point(n)) for n in nodes])
+        self.viewport.show_labels([((n.code if n.kind == "device" else "") or n.name or n.id, label_point(n))
+                                   for n in nodes])
 
     @guarded("view.section", lambda self, z_m: f"z={z_m:g}")
     def cut(self, z_m: float) -> None:

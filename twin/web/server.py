@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import socket
 import threading
+from collections.abc import Callable
 
 import panel as pn
 from bokeh.server.server import Server
@@ -25,6 +26,7 @@ from twin.web.api import api_routes
 from twin.web.geometry import geometry_route
 
 LOCALHOST = "127.0.0.1"
+Page = Callable[[], pn.viewable.Viewable]  # one session's page (default: app.create_app of the park)
 
 
 class AddressRefused(InputError):
@@ -54,14 +56,14 @@ def free_port(address: str = LOCALHOST) -> int:
 
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
-                 loop: IOLoop | None = None) -> Server:
+                 loop: IOLoop | None = None, page: Page | None = None) -> Server:
     """A Bokeh/Panel server for ``park``, bound but not started (``port=0``: a free port)."""
     check_address(address)
     port = port or free_port(address)
-    return pn.serve({"/": lambda: create_app(park)}, port=port, address=address, show=show,
+    return pn.serve({"/": page or (lambda: create_app(park))}, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],
-                    extra_patterns=[geometry_route(park.batches), *api_routes(park)])
+                    compress_response=True, extra_patterns=[geometry_route(park.batches), *api_routes(park)])
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False) -> None:
@@ -76,8 +78,8 @@ def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = F
 class BackgroundServer:
     """The server on its own thread and event loop, for tests: ``with BackgroundServer(park) as s``."""
 
-    def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST):
-        self.park, self.address = park, address
+    def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None):
+        self.park, self.address, self.page = park, address, page
         self.port = port or free_port(address)
         self.url = f"http://{address}:{self.port}"
         self._ready = threading.Event()
@@ -89,7 +91,7 @@ class BackgroundServer:
         asyncio.set_event_loop(asyncio.new_event_loop())
         self._loop = IOLoop.current()
         try:
-            server = build_server(self.park, self.port, self.address, loop=self._loop)
+            server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page)
             server.start()
         except BaseException as exc:  # surfaced by start()
             self._error = exc

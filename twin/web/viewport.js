@@ -38,13 +38,11 @@ function parse(buf) {
   return { header, points, triangles, cellNode };
 }
 
-// Node indices as sent by Python: a typed array, a plain list, or base64 of little-endian int32.
-function indices(value) {
-  if (typeof value === 'string') {
-    const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
-    return new Int32Array(bytes.buffer);
-  }
-  return value;
+// Node indices as sent by Python: base64 of little-endian int32 runs ``batch, count, indices…``.
+function* parts(encoded) {
+  const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+  const flat = new Int32Array(bytes.buffer);
+  for (let i = 0; i < flat.length; i += 2 + flat[i + 1]) yield [flat[i], flat.subarray(i + 2, i + 2 + flat[i + 1])];
 }
 
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - Math.pow(-2 * t + 2, 2) / 2);
@@ -96,7 +94,13 @@ export function render({ model, el: host }) {
     drawPending = true;
     requestAnimationFrame(() => { drawPending = false; draw(); });
   };
-  const resizer = new ResizeObserver(() => { grw.resize(); drawSoon(); });
+  const overlays = [status, caption, readout, compass];
+  const resizer = new ResizeObserver(() => {
+    const zoom = view.clientWidth > 2000 ? '2' : '1';  // a 4K wall: overlays read from across the room
+    for (const overlay of overlays) overlay.style.zoom = zoom;
+    grw.resize();
+    drawSoon();
+  });
   resizer.observe(view);
 
   // Z is up: orbit about world Z, pan with the right button or shift, zoom with wheel or pinch.
@@ -220,7 +224,7 @@ export function render({ model, el: host }) {
     picker.addPickList(actor);
     const nodeIds = header.node_ids;
     const batch = { no, entry, polydata, polys, triangles, colors, rgba, mapper, actor, cellNode, nodeIds,
-      index: new Map(nodeIds.map((id, i) => [id, i])), baseAlpha: base[3], translucentNodes: 0,
+      baseAlpha: base[3], translucentNodes: 0,
       ...groupCells(cellNode, nodeIds.length) };
     batches[no] = batch;
     byPolydata.set(polydata, batch);
@@ -276,10 +280,10 @@ export function render({ model, el: host }) {
     applyBatch(batch);
   }
 
-  // {op:'style', parts:[[batch, indices], ...], rgb, opacity, visible, blink, reset}
+  // {op:'style', parts, rgb, opacity, visible, blink, reset}
   function styleNodes(msg) {
-    for (const [no, raw] of msg.parts) {
-      const nodes = indices(raw), w = wanted[no], batch = batches[no];
+    for (const [no, nodes] of parts(msg.parts)) {
+      const w = wanted[no], batch = batches[no];
       for (const node of nodes) {
         const s = msg.reset ? {} : { ...(w.styles.get(node) || {}) };
         if (msg.rgb !== undefined && msg.rgb !== null) s.rgb = msg.rgb;
@@ -299,7 +303,7 @@ export function render({ model, el: host }) {
   function highlight(msg) {
     const old = [...lit];
     lit.clear();
-    for (const [no, raw] of msg.parts) for (const node of indices(raw)) lit.add(`${no}:${node}`);
+    for (const [no, nodes] of parts(msg.parts)) for (const node of nodes) lit.add(`${no}:${node}`);
     const dirty = new Set();
     for (const key of [...old, ...lit]) {
       const [no, node] = key.split(':').map(Number);
@@ -361,17 +365,21 @@ export function render({ model, el: host }) {
     root.dataset.labels = String(labels.length);
     placeLabels();
   }
+  // Labels in the order given (most important first); one that would overlap a placed one hides.
   function placeLabels() {
     if (!labels.length) return;
-    const w = view.clientWidth, h = view.clientHeight;
+    const w = view.clientWidth, h = view.clientHeight, placed = [];
     const dop = camera.getDirectionOfProjection(), eye = camera.getPosition();
     for (const label of labels) {
       const p = label.xyz, ahead = (p[0] - eye[0]) * dop[0] + (p[1] - eye[1]) * dop[1] + (p[2] - eye[2]) * dop[2];
       const d = renderer.worldToNormalizedDisplay(p[0], p[1], p[2], w / h);
       const x = d[0] * w, y = (1 - d[1]) * h;
-      const show = ahead > 0 && x >= 0 && x <= w && y >= 0 && y <= h;
+      label.width = label.width || label.div.offsetWidth || 8 * label.text.length;
+      const box = [x - label.width / 2, y - 18, x + label.width / 2, y];
+      const free = !placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]);
+      const show = ahead > 0 && x >= 0 && x <= w && y >= 0 && y <= h && free;
       label.div.style.display = show ? 'block' : 'none';
-      if (show) { label.div.style.left = `${x}px`; label.div.style.top = `${y}px`; }
+      if (show) { label.div.style.left = `${x}px`; label.div.style.top = `${y}px`; placed.push(box); }
     }
   }
 

@@ -9,7 +9,6 @@ browser and sends back only the picked node id.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -91,6 +90,13 @@ def browser_strings(lang: str = "zh") -> dict[str, str]:
     return {key: t(key, lang) for key in BROWSER_STRINGS}
 
 
+def style_message(index: NodeIndex, node_ids: Iterable[str], *, rgb: Sequence[int] | None = None,
+                  opacity: float | None = None, visible: bool | None = None, blink: bool | None = None) -> dict:
+    """The message that restyles nodes: their indices per batch, never geometry."""
+    return {"op": "style", "parts": index.parts(node_ids), "rgb": None if rgb is None else [int(v) for v in rgb],
+            "opacity": opacity, "visible": visible, "blink": blink}
+
+
 class Viewport(JSComponent):
     """The park in 3D: one vtk.js actor per render batch; Python sends only small messages.
 
@@ -115,18 +121,15 @@ class Viewport(JSComponent):
         pn.extension("vtk")  # puts Panel's bundled vtk.js on window.vtk for this session's page
         super().__init__(**params)
         self.index = index
-        self.sent_bytes = 0  # what this viewport's messages weighed, as JSON
 
     def send(self, message: dict) -> None:
         """One message to the browser (see ``ops`` in viewport.js)."""
-        self.sent_bytes += len(json.dumps(message, separators=(",", ":")))
         self._send_msg(message)
 
     def style(self, node_ids: Iterable[str], *, rgb: Sequence[int] | None = None,
               opacity: float | None = None, visible: bool | None = None, blink: bool | None = None) -> None:
         """Colour, fade, hide or blink nodes (``None`` leaves that aspect as it is)."""
-        self.send({"op": "style", "parts": self.index.parts(node_ids), "rgb": None if rgb is None else [int(v) for v in rgb],
-                   "opacity": opacity, "visible": visible, "blink": blink})
+        self.send(style_message(self.index, node_ids, rgb=rgb, opacity=opacity, visible=visible, blink=blink))
 
     def reset_style(self, node_ids: Iterable[str]) -> None:
         """Back to the batch's own look, not blinking."""
