@@ -278,7 +278,8 @@ class Sessions:
     def __init__(self, park: Park):
         self.park, self.opened = park, []
 
-    def __call__(self):
+    def page(self):
+        """One session's page (a method: Panel calls functions and methods per session)."""
         import panel as pn
 
         page = create_app(self.park)
@@ -327,7 +328,7 @@ def measure(spec: ParkSpec, out: Path, browser, repeat: int) -> dict:
                "wide": round_robin(park.batches, CHANGE_NODES)}
     changes = {key: change_cost(index, ids, repeat) for key, ids in choices.items()}
     sessions = Sessions(park)
-    with BackgroundServer(park, page=sessions) as server:
+    with BackgroundServer(park, page=sessions.page) as server:
         first = Session(browser, server.url)
         cold = first.open()
         live = {key: live_change(first, sessions, ids, LIVE_REPEAT, changes[key]["bytes"])

@@ -67,9 +67,11 @@ def server(demo, twin_home):
 
 
 @pytest.fixture
-def page(browser, server):
-    """A page on the app; any request off the test server is aborted and fails the test."""
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
+def page(browser, server, request):
+    """A page on the app (a touch screen for tests marked ``touch``); any request off the test
+    server is aborted and fails the test."""
+    touch = request.node.get_closest_marker("touch") is not None
+    page = browser.new_page(viewport={"width": 1600, "height": 900}, has_touch=touch)
     foreign: list[str] = []
 
     def route(r):
@@ -153,15 +155,40 @@ def test_the_park_is_drawn_in_chinese_with_north(page, server, demo):
 
 @needs_chromium
 @pytest.mark.browser
-def test_clicking_a_building_shows_its_card(page, server, demo):
+def click_and_read_card(page, at: str) -> str:
+    """The card's node id after a press at the viewport's ``at`` ("centre" or "corner")."""
+    box = page.locator("[data-twin-viewport]").bounding_box()
+    x = box["x"] + (box["width"] / 2 if at == "centre" else 30)
+    y = box["y"] + (box["height"] / 2 if at == "centre" else box["height"] - 30)
+    if page.evaluate("navigator.maxTouchPoints") > 0:
+        page.touchscreen.tap(x, y)
+    else:
+        page.mouse.click(x, y)
+    page.wait_for_timeout(1500)
+    card = page.locator("table.twin-node")
+    return card.get_attribute("data-node-id") if card.count() else ""
+
+
+def check_building_card(page, server, demo) -> None:
     building = next(n for n in demo.of_kind("building") if n.id.startswith("gis:"))
     open_app(page, f"{server.url}/?node={building.id}")
-    box = page.locator("[data-twin-viewport]").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    card = page.locator(f"table.twin-node[data-node-id='{building.id}']")
-    card.wait_for(timeout=10_000)
-    assert building.name in card.inner_text()
-    assert "°" in card.inner_text(), "its WGS84 position"
+    assert click_and_read_card(page, "corner") != building.id, "a press elsewhere shows something else"
+    assert click_and_read_card(page, "centre") == building.id
+    card = page.locator("table.twin-node").inner_text()
+    assert building.name in card and "°" in card, "its name and WGS84 position"
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_clicking_a_building_shows_its_card(page, server, demo):
+    check_building_card(page, server, demo)
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.touch
+def test_tapping_a_building_on_a_touch_screen_shows_its_card(page, server, demo):
+    check_building_card(page, server, demo)
 
 
 @needs_chromium

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -64,11 +65,11 @@ def _row(label: str, html: str) -> str:
             f"<td>{html}</td></tr>")
 
 
-def breadcrumbs_html(path: list[dict[str, Any]]) -> str:
-    """The path as link-styled crumbs carrying their node ids; the plain path is the tooltip."""
+def breadcrumbs_html(path: list[dict[str, Any]], lang: str = "zh") -> str:
+    """The path as crumbs, each a link that opens the app located on it; the plain path is the tooltip."""
     names = [p["name"] or p["id"] for p in path]
-    crumbs = (f"<span class='twin-crumb' role='link' data-node-id='{escape(p['id'])}' "
-              f"style='color:#1565c0;cursor:pointer;text-decoration:underline'>{escape(name)}</span>"
+    crumbs = (f"<a class='twin-crumb' data-node-id='{escape(p['id'])}' style='color:#4fc3f7' "
+              f"href='?{escape(urlencode({'node': p['id'], 'lang': lang}))}'>{escape(name)}</a>"
               for p, name in zip(path, names))
     return f"<span class='twin-path' title='{escape(SEPARATOR.join(names))}'>{SEPARATOR.join(crumbs)}</span>"
 
@@ -94,7 +95,7 @@ def node_card(park: Park, node_id: str, lang: str = "zh") -> str:
               ("code", record["code"]), ("type_name", record["type_name"])]
     rows = [_row(t(key, lang), escape(_text(value))) for key, value in fields if value]
     if record["path"]:
-        rows.append(_row(t("path", lang), breadcrumbs_html(record["path"])))
+        rows.append(_row(t("path", lang), breadcrumbs_html(record["path"], lang)))
     if record["lon"] is not None:
         rows.append(_row(t("position", lang),
                          escape(position_text(record["lon"], record["lat"], record["z"], lang))))

@@ -26,7 +26,8 @@ from twin.web.api import api_routes
 from twin.web.geometry import geometry_route
 
 LOCALHOST = "127.0.0.1"
-Page = Callable[[], pn.viewable.Viewable]  # one session's page (default: app.create_app of the park)
+#: One session's page, a function or method (Panel calls those per session; default: app.create_app).
+Page = Callable[[], pn.viewable.Viewable]
 
 
 class AddressRefused(InputError):
