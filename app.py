@@ -77,7 +77,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None) -> pn.viewable
                           f"{escape(t('other_language', lang))}</a>", width=70)
     header = pn.Row(pn.pane.HTML(f"<h2>{escape(park.name)}</h2>"), pn.layout.HSpacer(), home, fullscreen, switch,
                     sizing_mode="stretch_width", css_classes=["twin-header"], stylesheets=[LARGE_SCREEN_CSS])
-    tours = TourPlayer(viewport, park.tours, lang)
+    tours = TourPlayer(viewport, park.tours, lang, focus=navigator.isolate)
     side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"],
                      stylesheets=[LARGE_SCREEN_CSS])
     info = pn.Card(card, title=t("info_title", lang), width=380, collapsible=False, scroll=True,

@@ -362,11 +362,12 @@ class _Writer:
         return b.get_representation(self.body, [up, back, landing])
 
     def building(self, index: int, storeys: int, rng: random.Random, progress: Callable[[], None],
-                 name: str | None = None) -> None:
-        """Add one building with its storeys, rooms and elements (named ``name``, else 办公楼 A, B…)."""
+                 name: tuple[str, str] | None = None) -> None:
+        """Add one building with its storeys, rooms and elements, ``name`` (Chinese, English) or 办公楼 A, B…"""
         letter = _letters(index)
         row, col = divmod(index, BUILDINGS_PER_ROW)
-        building = self.spatial("IfcBuilding", name or f"办公楼 {letter}", f"Office Building {letter}", self.site,
+        name_zh, name_en = name or (f"办公楼 {letter}", f"Office Building {letter}")
+        building = self.spatial("IfcBuilding", name_zh, name_en, self.site,
                                 (col * (LENGTH_M + GAP_M), row * (DEPTH_M + GAP_M), 0.0, 1.0, 0.0))
         for level in range(storeys):
             elevation_m = round(level * STOREY_HEIGHT_M, 3)
@@ -589,10 +590,11 @@ class _Storey:
 
 
 def write_office(path: str | Path, storeys: int = 4, copies: int = 1, seed: int = 2026,
-                 progress: Callable[[int, int], None] | None = None, names: Sequence[str] = ()) -> Path:
+                 progress: Callable[[int, int], None] | None = None,
+                 names: Sequence[tuple[str, str]] = ()) -> Path:
     """Write an IFC4 park of ``copies`` office buildings with ``storeys`` floors each; returns the path.
 
-    ``names`` name the buildings in order (the rest are 办公楼 A, B…).
+    ``names`` name the buildings in order, (Chinese, English) (the rest are 办公楼 A, B…).
     ``progress(done, total)`` is called after every storey. The same arguments give the same bytes.
     """
     if storeys < 1 or copies < 1:

@@ -301,10 +301,11 @@ def test_player_drives_the_viewport_and_audits_each_action(twin_home):
     now = [0.0]
     view = RecordingView()
     overview, other = three_stops(), Tour("b", "乙", "", True, three_stops().stops[:1])
-    player = TourPlayer(view, [overview, other], lang="en", clock=lambda: now[0])
+    player = TourPlayer(view, [overview, other], lang="en", clock=lambda: now[0],
+                        focus=lambda node_ids: view.calls.append(("focus", node_ids)))
     player.play()
     stop = overview.stops[0]
-    assert view.calls == [("set_camera", stop.position_m, stop.focal_point_m, FLIGHT_S),
+    assert view.calls == [("focus", ["n0"]), ("set_camera", stop.position_m, stop.focal_point_m, FLIGHT_S),
                           ("highlight", ["n0"]), ("caption", "stop 0")]
     now[0] = 10.0
     player.tick()
@@ -313,7 +314,7 @@ def test_player_drives_the_viewport_and_audits_each_action(twin_home):
     player.pause()
     player.set_loop(True)
     player.choose("b")  # another tour: the view is cleared
-    assert view.calls[-2:] == [("highlight", []), ("caption", "")]
+    assert view.calls[-3:] == [("focus", []), ("highlight", []), ("caption", "")]
     assert player.stepper.loop is True and player.stepper.index == -1
     records = [json.loads(line) for line in audit_path().read_text(encoding="utf-8").splitlines()]
     assert [(r["action"], r["target"]) for r in records] == [

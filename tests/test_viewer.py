@@ -262,3 +262,22 @@ def test_the_layout_holds_on_large_screens(browser, server, width, height):
     view = boxes[0]
     assert view["width"] * view["height"] > 0.4 * width * height, "the 3D park takes most of the screen"
     page.close()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_the_investment_tour_opens_each_vacant_unit_on_its_floor(page, server, demo):
+    tour = next(t for t in demo.tours if t.key == "vacant-units")
+    unit = demo.get(tour.stops[0].highlight[0])
+    storey, building = demo.ancestor(unit.id, "storey"), demo.ancestor(unit.id, "building")
+    open_app(page, server.url)
+    page.locator("select").nth(1).select_option(label=tour.title)
+    page.get_by_role("button", name="播放").click()
+    caption = page.locator("[data-twin-caption]")
+    page.wait_for_function("c => c.textContent.length > 0", arg=caption.element_handle(), timeout=15_000)
+    assert "m²" in caption.inner_text() and storey.name in caption.inner_text(), "area and floor"
+    settle(page)
+    chosen = [select.input_value() for select in page.locator("select").all()]
+    assert building.name in chosen and storey.name in chosen, f"its floor isolated: {chosen}"
+    assert_centred_and_lit(shot(page, "vacant_unit"))
+    page.get_by_role("button", name="暂停").click()

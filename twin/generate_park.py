@@ -717,7 +717,7 @@ def write_ifc_building(folder: Path, building: Building, storeys: int, seed: int
     """Write one office model for ``building`` and read back the nodes that devices attach to."""
     relative = f"buildings/{building.code}.ifc"
     path = write_office(folder / relative, storeys=storeys, copies=1, seed=seed, progress=progress,
-                        names=[building.name])
+                        names=[(building.name, f"Building {building.code}")])
     return relative, read_ifc_model(path, building.ifc_key or building.code)
 
 

@@ -301,4 +301,4 @@ def _building_label(building: Node | None, lang: str) -> str:
         return ""
     name = building.long_name if lang == "en" and building.long_name else building.name
     code = building.code or building.links.get("footprint", "").rpartition(":")[2]
-    return f"{name} ({code})" if code else name
+    return f"{name} ({code})" if code and code not in name else name

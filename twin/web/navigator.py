@@ -137,6 +137,15 @@ class Navigator:
         self.frame(node_id, LOOK_DOWN)
         self.viewport.highlight([node_id])
 
+    def isolate(self, node_ids: Sequence[str]) -> None:
+        """Show the storey of the first indoor node (storeys above hidden), else the whole park."""
+        for node_id in node_ids:
+            storey = self.park.ancestor(node_id, "storey") if node_id in self.park else None
+            if storey is not None:
+                self.enter(self.storeys.building.get(storey.id), storey.id)
+                return
+        self.enter(None)
+
     def frame(self, node_id: str, direction: Sequence[float] | None = None) -> None:
         """Fly to a node's box (where the exploded view has lifted it), with its surroundings."""
         box = box_of(self.park, node_id)

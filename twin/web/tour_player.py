@@ -109,12 +109,16 @@ class TourPlayer(pn.viewable.Viewer):
     """Tour selector, play, pause, next, loop and the caption, driving a viewport.
 
     ``clock`` gives seconds (monotonic); every user action passes :func:`twin.web.access.guarded`.
+    ``focus(node_ids)`` is called with each stop's highlighted nodes before the camera moves (the
+    app isolates their storey, so a unit inside a building shows); ``[]`` when the tour ends.
     """
 
     def __init__(self, viewport: TourView, tours: Sequence[Tour], lang: str = "zh",
-                 clock: Callable[[], float] = time.monotonic, **params):
+                 clock: Callable[[], float] = time.monotonic,
+                 focus: Callable[[list[str]], None] | None = None, **params):
         super().__init__(**params)
         self._viewport, self._lang, self._clock = viewport, lang, clock
+        self._focus = focus or (lambda _node_ids: None)
         self._tours = {tour.key: tour for tour in tours}
         self.stepper = TourStepper(self._show)
         self._choice = pn.widgets.Select(label=t("tour.choose", lang),
@@ -181,11 +185,13 @@ class TourPlayer(pn.viewable.Viewer):
 
     def _show(self, stop: Stop | None) -> None:
         if stop is None:
+            self._focus([])
             self._viewport.highlight([])
             self._viewport.caption("")
             self._caption.object = ""
             return
         text = stop.caption_in(self._lang)
+        self._focus(list(stop.highlight))
         self._viewport.set_camera(stop.position_m, stop.focal_point_m, duration_s=min(FLIGHT_S, stop.duration_s))
         self._viewport.highlight(list(stop.highlight))
         self._viewport.caption(text)
