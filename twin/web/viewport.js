@@ -460,6 +460,9 @@ export function render({ model, el: host }) {
     if (!response.ok) throw new Error(`${entries[no].url}: HTTP ${response.status}`);
     return parse(await response.arrayBuffer());
   }
+  // While batches stream in, draw at most a few times a second: each frame draws all so far.
+  let loadDraw = null;
+  const drawWhileLoading = () => { loadDraw = loadDraw || setTimeout(() => { loadDraw = null; draw(); }, 250); };
   const t0 = performance.now();
   Promise.all(entries.map((_, no) => fetchBatch(no).then((data) => {
     addBatch(no, data);
@@ -467,7 +470,7 @@ export function render({ model, el: host }) {
     root.dataset.loaded = String(loadedCount);
     progress();
     if (loadedCount === 1) { home(); root.dataset.firstFrameMs = String(Math.round(performance.now() - t0)); }
-    else drawSoon();
+    else drawWhileLoading();
   }))).then(() => {
     if (!flight) home();
     status.style.display = 'none';
