@@ -67,6 +67,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None) -> pn.viewable
     focus = args.get("node", "")
     if focus in park:
         viewport.param.watch(lambda event: event.new and locate(focus), "ready")
+    elif focus:
+        card.object = f"<p class='twin-error'>{escape(t('node_unknown', lang).format(id=focus))}</p>"
     finder = Finder(park, locate, lang)
     home = pn.widgets.Button(label=t("home_view", lang), color="primary", width=110)
     home.on_click(go_home)

@@ -281,3 +281,11 @@ def test_the_investment_tour_opens_each_vacant_unit_on_its_floor(page, server, d
     assert building.name in chosen and storey.name in chosen, f"its floor isolated: {chosen}"
     assert_centred_and_lit(shot(page, "vacant_unit"))
     page.get_by_role("button", name="暂停").click()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_link_to_an_unknown_node_says_so_and_shows_the_park(page, server):
+    open_app(page, f"{server.url}/?node=ifc:no-such-asset")
+    assert "node=ifc:no-such-asset" in page.locator(".twin-error").inner_text()
+    assert shot(page, "unknown_node").std() > 20, "the park is drawn all the same"
