@@ -61,6 +61,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None) -> pn.viewable
     @guarded("view.home", lambda _event: f"park/{park.name}")
     def go_home(_event) -> None:
         navigator.enter(None)
+        viewport.pin("", None)
         viewport.param.trigger("home")
 
     viewport.param.watch(lambda event: show(event.new), "picked")

@@ -207,6 +207,8 @@ def test_search_and_locate_isolates_the_storey_and_frames_the_room(page, server,
     assert_centred_and_lit(shot(page, "located"))
     storey, building = demo.ancestor(found.id, "storey"), demo.ancestor(found.id, "building")
     assert storey.name in card.inner_text() and building.name in card.inner_text(), "its breadcrumbs"
+    pin = page.locator("[data-twin-pin]")
+    assert pin.is_visible() and found.name in pin.inner_text(), "a pin marks it, however small"
     chosen = [select.input_value() for select in page.locator("select").all()]
     assert building.name in chosen and storey.name in chosen, f"its storey isolated: {chosen}"
 

@@ -136,6 +136,7 @@ class Navigator:
         self.enter(building.id if building else None, storey.id if storey else None)
         self.frame(node_id, LOOK_DOWN)
         self.viewport.highlight([node_id])
+        self.viewport.pin(node.name or node.code or node.id, label_point(node))
 
     def isolate(self, node_ids: Sequence[str]) -> None:
         """Show the storey of the first indoor node (storeys above hidden), else the whole park."""

@@ -351,8 +351,18 @@ export function render({ model, el: host }) {
     drawSoon();
   }
 
-  // --- labels -----------------------------------------------------------------------------------
+  // --- labels and the located node's pin ----------------------------------------------------------
   let labels = [];              // [{text, xyz, div}]
+  const pin = el('div', 'position:absolute;transform:translate(-50%,-100%);display:none;padding:3px 8px;' +
+    'border:2px solid #ff8000;border-radius:4px;background:rgba(12,16,28,.85);color:#ffb74d;font-size:14px;' +
+    'white-space:nowrap;box-shadow:0 0 12px #ff8000', labelLayer);
+  pin.dataset.twinPin = '';
+  let pinAt = null;
+  function setPin(msg) {
+    pinAt = msg.xyz || null;
+    pin.textContent = msg.text ? `▼ ${msg.text}` : '';
+    placeLabels();
+  }
   function setLabels(msg) {
     for (const label of labels) label.div.remove();
     labels = (msg.items || []).slice(0, MAX_LABELS).map(([text, xyz]) => {
@@ -367,17 +377,23 @@ export function render({ model, el: host }) {
   }
   // Labels in the order given (most important first); one that would overlap a placed one hides.
   function placeLabels() {
-    if (!labels.length) return;
     const w = view.clientWidth, h = view.clientHeight, placed = [];
     const dop = camera.getDirectionOfProjection(), eye = camera.getPosition();
-    for (const label of labels) {
-      const p = label.xyz, ahead = (p[0] - eye[0]) * dop[0] + (p[1] - eye[1]) * dop[1] + (p[2] - eye[2]) * dop[2];
+    const onScreen = (p) => {
+      const ahead = (p[0] - eye[0]) * dop[0] + (p[1] - eye[1]) * dop[1] + (p[2] - eye[2]) * dop[2];
       const d = renderer.worldToNormalizedDisplay(p[0], p[1], p[2], w / h);
       const x = d[0] * w, y = (1 - d[1]) * h;
+      return ahead > 0 && x >= 0 && x <= w && y >= 0 && y <= h ? [x, y] : null;
+    };
+    const pinned = pinAt && onScreen(pinAt);
+    pin.style.display = pinned ? 'block' : 'none';
+    if (pinned) { pin.style.left = `${pinned[0]}px`; pin.style.top = `${pinned[1]}px`; }
+    for (const label of labels) {
+      const at = onScreen(label.xyz), [x, y] = at || [0, 0];
       label.width = label.width || label.div.offsetWidth || 8 * label.text.length;
       const box = [x - label.width / 2, y - 18, x + label.width / 2, y];
       const free = !placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]);
-      const show = ahead > 0 && x >= 0 && x <= w && y >= 0 && y <= h && free;
+      const show = at !== null && free;
       label.div.style.display = show ? 'block' : 'none';
       if (show) { label.div.style.left = `${x}px`; label.div.style.top = `${y}px`; placed.push(box); }
     }
@@ -438,6 +454,7 @@ export function render({ model, el: host }) {
     style: styleNodes, highlight, section,
     batches: batchOp,
     labels: setLabels,
+    pin: setPin,
     camera: (msg) => fly(msg.position, msg.focal, 1000 * msg.duration_s),
     frame: (msg) => { const c = framing(msg.bounds, msg.direction); fly(c.position, c.focal, 1000 * msg.duration_s); },
     home: (msg) => home(1000 * (msg.duration_s || 0)),

@@ -165,6 +165,10 @@ class Viewport(JSComponent):
         """Text labels pinned at park-frame points; an empty list removes them."""
         self.send({"op": "labels", "items": [[text, [float(v) for v in xyz]] for text, xyz in items]})
 
+    def pin(self, text: str, xyz: Sequence[float] | None) -> None:
+        """A marker with ``text`` pinned at a park-frame point (``None``: remove it)."""
+        self.send({"op": "pin", "text": text, "xyz": None if xyz is None else [float(v) for v in xyz]})
+
     def caption(self, text: str) -> None:
         """A caption over the view ('' hides it)."""
         self.send({"op": "caption", "text": text})
