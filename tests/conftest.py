@@ -83,3 +83,18 @@ def browser():
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# --- live: one private Mosquitto per run (the Debian package), skipped when it is not installed ------
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory):
+    """A running :class:`live.broker.Broker` on a free localhost port, persistence in a tmp folder."""
+    from live.broker import Broker, mosquitto_binary
+    from twin.errors import InputError
+
+    try:
+        mosquitto_binary()
+    except InputError as exc:
+        pytest.skip(str(exc))
+    with Broker(tmp_path_factory.mktemp("mosquitto")) as broker:
+        yield broker

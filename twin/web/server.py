@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import threading
 from collections.abc import Callable
 
@@ -22,10 +21,10 @@ from tornado.ioloop import IOLoop
 from app import create_app
 from twin.errors import InputError
 from twin.park import Park
+from twin.ports import LOCALHOST, free_port
 from twin.web.api import api_routes
 from twin.web.geometry import geometry_route
 
-LOCALHOST = "127.0.0.1"
 #: One session's page, a function or method (Panel calls those per session; default: app.create_app).
 Page = Callable[[], pn.viewable.Viewable]
 
@@ -47,13 +46,6 @@ def check_address(address: str) -> None:
     """Refuse any address beyond loopback while ``local`` (every permission) is the only principal."""
     if not is_loopback(address):
         raise AddressRefused(f"--address {address}: twin serves the loopback interface only until users exist")
-
-
-def free_port(address: str = LOCALHOST) -> int:
-    """A TCP port free on ``address`` right now."""
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,

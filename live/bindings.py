@@ -1,0 +1,258 @@
+"""Bindings: which MQTT topics feed which node, and how a payload becomes values (the ingest hot path).
+
+A topic template names whole segments with placeholders: ``park/{device}/telemetry`` subscribes as
+``park/+/telemetry`` and binds ``park/TS-1/telemetry`` to node ``dev:TS-1``. Telemetry payloads are
+a JSON object ``{"ts": ISO 8601, "<metric>": value, ...}`` (metrics found by a dotted JSON path such
+as ``"temperature"`` or ``"data.t"``) or a bare JSON scalar (path ``"$"``: ``21.5``, ``true``).
+Status payloads are ``online`` / ``offline``, retained by the publisher.
+
+>>> router = Router([Binding("park/{device}/telemetry", {"temperature": "t"})])
+>>> reading = router.route("park/TS-1/telemetry", b'{"ts": "2026-01-01T08:00:00Z", "t": 21.5}',
+...                        datetime.now(timezone.utc))
+>>> reading.node, reading.values
+('dev:TS-1', {'temperature': 21.5})
+
+Every payload that cannot be used raises :class:`Rejected`, whose message is one line naming the
+topic and the cause.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from twin.errors import InputError
+
+Value = float | bool | str
+MAX_PAYLOAD_BYTES = 64 * 1024
+STATUS_PAYLOADS = {b"online": True, b"offline": False}
+_PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_MISSING = object()
+
+
+class Rejected(InputError):
+    """A message that cannot be used; the message names the topic and the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Values of one node's metrics at one time."""
+    node: str
+    values: dict[str, Value]
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A node going online or offline."""
+    node: str
+    online: bool
+    ts: datetime
+
+
+class TopicTemplate:
+    """``park/{device}/telemetry``: an MQTT filter, a matcher and the node id it names."""
+
+    def __init__(self, template: str, node: str):
+        self.template = template
+        self.node = node
+        self._segments: list[str | None] = []  # a literal segment, or None for a placeholder
+        self._names: list[str] = []
+        for segment in template.split("/"):
+            if "+" in segment or "#" in segment:
+                raise InputError(f"binding topic {template!r}: use {{name}} placeholders, not MQTT wildcards")
+            found = _PLACEHOLDER.match(segment)
+            if found:
+                self._segments.append(None)
+                self._names.append(found.group(1))
+            elif "{" in segment or "}" in segment:
+                raise InputError(f"binding topic {template!r}: a placeholder must fill a whole segment, "
+                                 f"not {segment!r}")
+            else:
+                self._segments.append(segment)
+        if len(set(self._names)) != len(self._names):
+            raise InputError(f"binding topic {template!r}: a placeholder is repeated")
+        try:
+            node.format_map({name: "" for name in self._names})
+        except (KeyError, ValueError, IndexError) as exc:
+            raise InputError(f"binding topic {template!r}: node {node!r} uses a placeholder the topic "
+                             f"does not have ({exc})") from None
+        self.filter = "/".join("+" if s is None else s for s in self._segments)
+
+    def match(self, topic: str) -> dict[str, str] | None:
+        """The placeholder values of a topic, or None when the topic does not fit."""
+        parts = topic.split("/")
+        if len(parts) != len(self._segments):
+            return None
+        fields = {}
+        for part, segment in zip(parts, self._segments):
+            if segment is None:
+                if not part:
+                    return None
+                fields[self._names[len(fields)]] = part
+            elif part != segment:
+                return None
+        return fields
+
+    def node_id(self, fields: dict[str, str]) -> str:
+        return self.node.format_map(fields)
+
+
+def _compile_path(metric: str, path: str) -> tuple[str, ...]:
+    """``"data.t"`` → ``("data", "t")``; ``"$"`` → ``()`` (the whole payload)."""
+    if path == "$":
+        return ()
+    keys = tuple((path.removeprefix("$.")).split("."))
+    if not all(keys):
+        raise InputError(f"binding metric {metric!r}: JSON path {path!r} has an empty key")
+    return keys
+
+
+class _NotFinite(Exception):
+    """JSON's non-standard NaN, Infinity or -Infinity."""
+
+
+def _reject_constant(name: str) -> float:
+    raise _NotFinite(name)
+
+
+def _decode(topic: str, payload: bytes) -> object:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise Rejected(f"{topic}: payload too large ({len(payload)} bytes, limit {MAX_PAYLOAD_BYTES})")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(f"{topic}: payload is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except _NotFinite as exc:
+        raise Rejected(f"{topic}: {exc} is not a finite number") from None
+    except ValueError as exc:
+        raise Rejected(f"{topic}: payload is not JSON ({str(exc).splitlines()[0]})") from None
+
+
+def _value(topic: str, path: str, raw: object) -> Value:
+    if isinstance(raw, (bool, str)):
+        return raw
+    if isinstance(raw, (int, float)):
+        try:
+            number = float(raw)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise Rejected(f"{topic}: {path} is not a finite number")
+        return number
+    raise Rejected(f"{topic}: {path} must be a number, boolean or string, not {type(raw).__name__}")
+
+
+def _timestamp(topic: str, raw: object, received: datetime) -> datetime:
+    if raw is _MISSING:
+        return received
+    if not isinstance(raw, str):
+        raise Rejected(f"{topic}: ts must be an ISO 8601 string, not {type(raw).__name__}")
+    try:
+        ts = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Rejected(f"{topic}: ts {raw[:40]!r} is not ISO 8601") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Telemetry on ``topic`` for ``node``: metric name → JSON path (``"$"`` for a bare value)."""
+    topic: str
+    metrics: dict[str, str]
+    node: str = "dev:{device}"
+    units: dict[str, str] = field(default_factory=dict)
+    template: TopicTemplate = field(init=False, repr=False, compare=False)
+    _paths: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.metrics:
+            raise InputError(f"binding {self.topic!r}: give at least one metric")
+        unknown = set(self.units) - set(self.metrics)
+        if unknown:
+            raise InputError(f"binding {self.topic!r}: unit given for unknown metric {min(unknown)!r}")
+        paths = {metric: _compile_path(metric, path) for metric, path in self.metrics.items()}
+        if () in paths.values() and len(paths) > 1:
+            raise InputError(f"binding {self.topic!r}: a bare-value path '$' binds exactly one metric")
+        object.__setattr__(self, "_paths", paths)
+        object.__setattr__(self, "template", TopicTemplate(self.topic, self.node))
+
+    def parse(self, topic: str, payload: bytes, received: datetime) -> tuple[dict[str, Value], datetime]:
+        """The metric values and timestamp of a payload (``received`` when it carries no ts)."""
+        data = _decode(topic, payload)
+        bare = () in self._paths.values()
+        if bare != (not isinstance(data, dict)):
+            wanted = "a bare value" if bare else "a JSON object"
+            raise Rejected(f"{topic}: payload must be {wanted}, not {type(data).__name__}")
+        if bare:
+            return {metric: _value(topic, "payload", data) for metric in self._paths}, received
+        values = {}
+        for metric, keys in self._paths.items():
+            raw = data
+            for key in keys:
+                raw = raw.get(key, _MISSING) if isinstance(raw, dict) else _MISSING
+            if raw is not _MISSING:
+                values[metric] = _value(topic, self.metrics[metric], raw)
+        if not values:
+            raise Rejected(f"{topic}: no bound metric in payload (paths {', '.join(self.metrics.values())})")
+        return values, _timestamp(topic, data.get("ts", _MISSING), received)
+
+
+@dataclass(frozen=True)
+class StatusBinding:
+    """Online status on ``topic`` for ``node``: payload ``online`` or ``offline`` (retained)."""
+    topic: str = "park/{device}/status"
+    node: str = "dev:{device}"
+    template: TopicTemplate = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template", TopicTemplate(self.topic, self.node))
+
+    def parse(self, topic: str, payload: bytes) -> bool:
+        """True for ``online``, False for ``offline``."""
+        online = STATUS_PAYLOADS.get(payload.strip())
+        if online is None:
+            raise Rejected(f"{topic}: status must be 'online' or 'offline', not {payload[:40]!r}")
+        return online
+
+
+class Router:
+    """Routes a topic to the first binding whose template it fits, caching the result per topic."""
+
+    MAX_CACHED_TOPICS = 100_000
+
+    def __init__(self, bindings: Iterable[Binding | StatusBinding]):
+        self.bindings = list(bindings)
+        self._cache: dict[str, tuple[Binding | StatusBinding, str]] = {}
+
+    @property
+    def filters(self) -> list[str]:
+        """The MQTT subscription filters, without repeats, in binding order."""
+        return list(dict.fromkeys(b.template.filter for b in self.bindings))
+
+    def _resolve(self, topic: str) -> tuple[Binding | StatusBinding, str]:
+        found = self._cache.get(topic)
+        if found is None:
+            for binding in self.bindings:
+                fields = binding.template.match(topic)
+                if fields is not None:
+                    found = binding, binding.template.node_id(fields)
+                    break
+            else:
+                raise Rejected(f"{topic}: unknown topic (no binding fits it)")
+            if len(self._cache) < self.MAX_CACHED_TOPICS:
+                self._cache[topic] = found
+        return found
+
+    def route(self, topic: str, payload: bytes, received: datetime) -> Reading | Presence:
+        """What one message says; raises :class:`Rejected` with a one-line reason."""
+        binding, node = self._resolve(topic)
+        if isinstance(binding, StatusBinding):
+            return Presence(node, binding.parse(topic, payload), received)
+        values, ts = binding.parse(topic, payload, received)
+        return Reading(node, values, ts)

@@ -1,0 +1,188 @@
+"""MQTT → bindings → State: a persistent paho-mqtt client that never lets a bad message stop it.
+
+The client keeps a persistent MQTT v5 session (a stable client id, ``clean_start`` off, a session
+expiry longer than any outage worth surviving), subscribes with QoS 1 on every connect and
+reconnects on its own, so QoS 1 messages published while it was away arrive when it is back.
+
+>>> with Ingest(broker.url, [Binding("park/{device}/telemetry", {"temperature": "temperature"}),
+...                          StatusBinding()], state) as ingest:      # doctest: +SKIP
+...     ingest.wait_ready(5)
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Self
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from live.bindings import Binding, Presence, Rejected, Router, StatusBinding
+from live.clock import Clock, SystemClock
+from live.state import State
+from twin.errors import InputError
+from twin.park import Park
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 1883
+SESSION_EXPIRY_S = 7 * 24 * 3600
+RECONNECT_DELAY_S = (0.5, 2.0)
+MAX_TOPICS = 10_000  #: topics counted one by one; the rest share OTHER_TOPICS
+OTHER_TOPICS = "(other topics)"
+
+
+@dataclass(slots=True)
+class TopicCounters:
+    """Messages seen on one topic, and why the last bad one was refused."""
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    last_rejection: str | None = None
+
+
+def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
+    """``mqtt://user:password@host:port`` → host, port, user, password."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise InputError(f"broker url {url!r}: expected mqtt://host[:port]")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise InputError(f"broker url {url!r}: the port is not a number") from None
+    return parts.hostname, port, parts.username, parts.password
+
+
+class Ingest:
+    """Subscribes to the bindings' topics and writes what they say into ``state``.
+
+    ``park``, when given, refuses messages for nodes it does not hold. ``clock`` dates messages
+    without a ``ts`` (and status changes).
+    """
+
+    def __init__(self, url: str, bindings: Iterable[Binding | StatusBinding], state: State,
+                 park: Park | None = None, client_id: str = "twin-ingest",
+                 session_expiry_s: int = SESSION_EXPIRY_S, clock: Clock | None = None):
+        self.host, self.port, user, password = broker_address(url)
+        self.router = Router(bindings)
+        self.state = state
+        self.park = park
+        self.clock = clock or SystemClock()
+        self._counters: dict[str, TopicCounters] = {}
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._session_expiry_s = session_expiry_s
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        if user:
+            self.client.username_pw_set(user, password)
+        self.client.reconnect_delay_set(*RECONNECT_DELAY_S)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Connect in the background (retrying until the broker is there) and run the network loop."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._session_expiry_s
+        self.client.connect_async(self.host, self.port, clean_start=False, properties=properties)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        """Disconnect (the broker keeps the session) and end the network loop."""
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._ready.clear()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """True once connected and subscribed; False when ``timeout_s`` passed first."""
+        return self._ready.wait(timeout_s)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- diagnostics ---------------------------------------------------------------------------
+    def diagnostics(self) -> dict[str, TopicCounters]:
+        """A snapshot of the counters per topic."""
+        with self._lock:
+            return {topic: replace(counters) for topic, counters in self._counters.items()}
+
+    def _count(self, topic: str) -> TopicCounters:
+        counters = self._counters.get(topic)
+        if counters is None:
+            key = topic if len(self._counters) < MAX_TOPICS else OTHER_TOPICS
+            counters = self._counters.setdefault(key, TopicCounters())
+        return counters
+
+    # --- paho callbacks (network thread) -------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason: mqtt.ReasonCode, properties: Properties | None) -> None:
+        if reason.is_failure:
+            log.warning("mqtt %s:%s refused the connection: %s", self.host, self.port, reason)
+            return
+        log.info("mqtt %s:%s connected (session present: %s)", self.host, self.port, flags.session_present)
+        client.subscribe([(topic, 1) for topic in self.router.filters])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
+                      reasons: list[mqtt.ReasonCode], properties: Properties | None) -> None:
+        refused = [f"{topic} ({reason})" for topic, reason in zip(self.router.filters, reasons)
+                   if reason.is_failure]
+        if refused:
+            log.warning("mqtt %s:%s refused subscriptions: %s", self.host, self.port, ", ".join(refused))
+        self._ready.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason: mqtt.ReasonCode, properties: Properties | None) -> None:
+        self._ready.clear()
+        log.info("mqtt %s:%s disconnected: %s", self.host, self.port, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        """Route one message into the state; count it; never raise."""
+        topic = "(topic not UTF-8)"
+        try:
+            topic = message.topic
+            reason = self._dispatch(topic, message.payload)
+        except Exception as exc:  # the network thread must survive anything, the state included
+            reason = f"{topic}: not applied ({type(exc).__name__}: {exc})"
+            log.exception("mqtt message on %s not applied", topic)
+        with self._lock:
+            counters = self._count(topic)
+            counters.received += 1
+            if reason is None:
+                counters.accepted += 1
+                return
+            counters.rejected += 1
+            repeated = counters.last_rejection == reason
+            counters.last_rejection = reason
+        if not repeated:
+            log.warning("rejected: %s", reason)
+
+    def _dispatch(self, topic: str, payload: bytes) -> str | None:
+        """Write one message into the state; the reason it was refused, or None."""
+        try:
+            found = self.router.route(topic, payload, self.clock.now())
+        except Rejected as exc:
+            return str(exc)
+        if self.park is not None and found.node not in self.park:
+            return f"{topic}: unknown device (no node {found.node} in the park)"
+        if isinstance(found, Presence):
+            self.state.set_online(found.node, found.online, found.ts)
+        else:
+            for metric, value in found.values.items():
+                self.state.update(found.node, metric, value, found.ts)
+        return None
