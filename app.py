@@ -12,11 +12,13 @@ from urllib.parse import urlencode
 
 import panel as pn
 
+from live.state import State
 from twin.park import Park
 from twin.web.access import guarded
 from twin.web.deltas import node_index
 from twin.web.finder import Finder
 from twin.web.info import node_card
+from twin.web.live_view import LiveView
 from twin.web.messages import LANGUAGES, t
 from twin.web.navigator import Navigator
 from twin.web.tour_player import TourPlayer
@@ -38,15 +40,19 @@ def language(args: Mapping[str, str]) -> str:
     return args.get("lang") if args.get("lang") in LANGUAGES else LANGUAGES[0]
 
 
-@guarded("app.view", lambda park, args=None: f"park/{park.name}")
-def create_app(park: Park, args: Mapping[str, str] | None = None) -> pn.viewable.Viewable:
-    """One session's page (``args``: its URL arguments, read from the session when not given)."""
+@guarded("app.view", lambda park, args=None, state=None: f"park/{park.name}")
+def create_app(park: Park, args: Mapping[str, str] | None = None,
+               state: State | None = None) -> pn.viewable.Viewable:
+    """One session's page (``args``: its URL arguments, read from the session when not given;
+    ``state``: the live state the viewport follows, when there is one)."""
     args = url_args() if args is None else args
     lang = language(args)
     pn.config.theme = "dark"
     viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(lang),
                         home_bounds=list(park.bounds_m() or ()), sizing_mode="stretch_both", min_height=480)
     navigator = Navigator(park, viewport, lang)
+    if state is not None:
+        LiveView(state, viewport).start()
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
 
     @guarded("node.read", lambda node_id: node_id or "-")

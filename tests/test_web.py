@@ -6,7 +6,7 @@ import io
 import json
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,10 @@ import panel as pn
 import pytest
 import pyvista as pv
 
+from app import create_app
 from conftest import needs_chromium
+from live.clock import ManualClock
+from live.state import State
 from twin.batches import MeshPart, merge
 from twin.park import Node, Park
 from twin.web.access import LOCAL, AccessDenied, Principal, audit_path, check
@@ -256,4 +259,31 @@ def test_deltas_recolour_blink_and_hide_nodes_without_geometry(browser, park, tw
         assert np.abs(behind - blue).sum() > 80 and not behind[0] > 2 * behind[2], \
             f"the core is hidden: {behind} shows what lies behind it"
         page.screenshot(path=str(SCREENSHOT.with_name("twin_web_deltas.png")))
+        page.close()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_the_app_follows_the_live_state(browser, park, twin_home):
+    """A status set in the State (as ingest and alarm rules do) reaches the viewport within a pull."""
+    state = State(park, ManualClock(datetime(2026, 11, 21, tzinfo=timezone.utc)), heartbeat_s=60)
+
+    def live_app():
+        return create_app(park, {}, state)
+
+    with BackgroundServer(park, page=live_app) as running:
+        page, _, _ = open_app(browser, running.url)
+        box = page.locator("[data-twin-viewport]").bounding_box()
+        x, y = int(box["x"] + box["width"] / 2), int(box["y"] + box["height"] / 2)
+        base = pixels(page.screenshot())[y, x]
+        state.set_status("ifc:core", "alarm")
+        reds = 0
+        for _ in range(12):
+            page.wait_for_timeout(150)
+            r, g, b = pixels(page.screenshot())[y, x]
+            reds += r > 80 and r > 2.5 * g and r > 2.5 * b
+        assert reds >= 10, f"the alarmed core turns red, blinking red on red ({reds} of 12 frames red)"
+        state.set_status("ifc:core", "normal")
+        page.wait_for_timeout(800)
+        assert np.abs(pixels(page.screenshot())[y, x] - base).sum() < 30, "back to its own colour"
         page.close()
