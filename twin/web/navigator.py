@@ -111,7 +111,8 @@ class Navigator:
         self.measure.param.watch(lambda e: setattr(viewport, "measuring", e.new), "value")
 
     def _height_range(self) -> tuple[float, float]:
-        bounds = self.park.bounds_m() or (0, 0, 0, 0, 0, 10)
+        """The section slider's range: the park's height span (the viewport's home box), in metres."""
+        bounds = self.viewport.home_bounds or (0, 0, 0, 0, 0, 10)
         return float(int(bounds[2]) - 1), float(int(bounds[5]) + 1)
 
     def view(self) -> View:

@@ -270,14 +270,18 @@ export function render({ model, el: host }) {
     }
   }
 
-  function touch(batch, topology) {
+  // Colours changed; ``restyled``: styles too (visibility, alpha), so also triangles and translucency.
+  // Highlight and blink ticks change colours only and skip the rest.
+  function touch(batch, restyled) {
     batch.colors.modified();
-    if (topology) batch.polydata.getPolys().modified();
+    if (restyled) {
+      batch.polydata.getPolys().modified();
+      let translucent = 0;
+      for (const s of wanted[batch.no].styles.values()) if (s.alpha !== undefined && s.alpha < 255) translucent++;
+      batch.translucentNodes = translucent;
+      applyBatch(batch);
+    }
     batch.polydata.modified();
-    let translucent = 0;
-    for (const s of wanted[batch.no].styles.values()) if (s.alpha !== undefined && s.alpha < 255) translucent++;
-    batch.translucentNodes = translucent;
-    applyBatch(batch);
   }
 
   // {op:'style', parts, rgb, opacity, visible, blink, reset}
