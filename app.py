@@ -12,13 +12,16 @@ from urllib.parse import urlencode
 
 import panel as pn
 
-from live.state import State
+from live.alarms import Alarm
+from live.runtime import Live
 from twin.park import Park
 from twin.web.access import guarded
+from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
 from twin.web.finder import Finder
 from twin.web.info import node_card
-from twin.web.live_view import LiveView
+from twin.web.live_card import LiveCard
+from twin.web.live_view import PULL_PERIOD_MS, LiveView
 from twin.web.messages import LANGUAGES, t
 from twin.web.navigator import Navigator
 from twin.web.tour_player import TourPlayer
@@ -40,29 +43,37 @@ def language(args: Mapping[str, str]) -> str:
     return args.get("lang") if args.get("lang") in LANGUAGES else LANGUAGES[0]
 
 
-@guarded("app.view", lambda park, args=None, state=None: f"park/{park.name}")
+@guarded("app.view", lambda park, args=None, live=None: f"park/{park.name}")
 def create_app(park: Park, args: Mapping[str, str] | None = None,
-               state: State | None = None) -> pn.viewable.Viewable:
+               live: Live | None = None) -> pn.viewable.Viewable:
     """One session's page (``args``: its URL arguments, read from the session when not given;
-    ``state``: the live state the viewport follows, when there is one)."""
+    ``live``: the park's live side — state, alarms, history, commands — when it has one)."""
     args = url_args() if args is None else args
     lang = language(args)
     pn.config.theme = "dark"
     viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(lang),
                         home_bounds=list(park.bounds_m() or ()), sizing_mode="stretch_both", min_height=480)
     navigator = Navigator(park, viewport, lang)
-    if state is not None:
-        LiveView(state, viewport).start()
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
+    live_card = LiveCard(live, lang) if live is not None else None
+
+    def describe(node_id: str, cameras: bool = False) -> None:
+        card.object = node_card(park, node_id, lang)
+        if live_card is not None:
+            live_card.show(node_id, cameras)
 
     @guarded("node.read", lambda node_id: node_id or "-")
     def show(node_id: str) -> None:
-        card.object = node_card(park, node_id, lang)
+        describe(node_id)
         viewport.highlight([node_id] if node_id else [])
 
-    def locate(node_id: str) -> None:
+    def locate(node_id: str, cameras: bool = False) -> None:
         navigator.locate(node_id)
-        card.object = node_card(park, node_id, lang)
+        describe(node_id, cameras)
+
+    def go_to_alarm(alarm: Alarm) -> None:
+        if alarm.node in park:
+            locate(alarm.node, cameras=True)
 
     @guarded("view.home", lambda _event: f"park/{park.name}")
     def go_home(_event) -> None:
@@ -89,7 +100,24 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
     tours = TourPlayer(viewport, park.tours, lang, focus=navigator.isolate)
     side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"],
                      stylesheets=[LARGE_SCREEN_CSS])
-    info = pn.Card(card, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
+    details = [card] if live_card is None else [live_card.panel(), card]
+    info = pn.Card(*details, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
                    css_classes=["twin-side"], stylesheets=[LARGE_SCREEN_CSS])
-    return pn.Column(header, pn.Row(side, viewport, info, sizing_mode="stretch_both"),
-                     sizing_mode="stretch_both")
+    centre = [viewport]
+    if live is not None:
+        alarms = AlarmList(live, go_to_alarm, lang)
+        scales = {name: m.scale for kind in live.spec.device_types.values() for name, m in kind.metrics.items()
+                  if m.scale is not None}
+        live_view = LiveView(live.state, viewport, listeners=[live_card.refresh], scales=scales)
+        shade = pn.widgets.Select(label=t("live.shade", lang), options={t("live.shade_none", lang): "", **{
+            name: name for name in sorted(scales)}}, value="", sizing_mode="stretch_width", css_classes=["twin-shade"])
+        shade.param.watch(lambda event: live_view.shade_rooms(event.new or None), "value")
+        side.append(shade)
+        centre.append(pn.Card(alarms.panel(), title=t("alarm.title", lang), sizing_mode="stretch_width",
+                              css_classes=["twin-alarm-card"], stylesheets=[LARGE_SCREEN_CSS]))
+        header.insert(len(header) - 1, pn.pane.HTML(
+            f"<a href='diagnostics?lang={lang}' target='_blank' style='color:#4fc3f7'>{escape(t('diag.link', lang))}</a>",
+            width=80))
+        pn.state.add_periodic_callback(lambda: (live_view.pull(), alarms.pull()), period=PULL_PERIOD_MS)
+    return pn.Column(header, pn.Row(side, pn.Column(*centre, sizing_mode="stretch_both"), info,
+                                    sizing_mode="stretch_both"), sizing_mode="stretch_both")

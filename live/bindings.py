@@ -53,6 +53,14 @@ class Presence:
     ts: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayPresence:
+    """A gateway going online or offline (its last will says offline): all its devices with it."""
+    gateway: str
+    online: bool
+    ts: datetime
+
+
 class TopicTemplate:
     """``park/{device}/telemetry``: an MQTT filter, a matcher and the node id it names."""
 
@@ -61,6 +69,7 @@ class TopicTemplate:
         self.node = node
         self._segments: list[str | None] = []  # a literal segment, or None for a placeholder
         self._names: list[str] = []
+        self._node_pattern: re.Pattern | None = None
         for segment in template.split("/"):
             if "+" in segment or "#" in segment:
                 raise InputError(f"binding topic {template!r}: use {{name}} placeholders, not MQTT wildcards")
@@ -99,6 +108,24 @@ class TopicTemplate:
 
     def node_id(self, fields: dict[str, str]) -> str:
         return self.node.format_map(fields)
+
+    def topic_for(self, node_id: str) -> str | None:
+        """The topic that names ``node_id`` (``dev:TS-1`` → ``park/TS-1/telemetry``), None if none does."""
+        if self._node_pattern is None:
+            pattern = re.escape(self.node)
+            for name in self._names:
+                pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^/]+)", 1)
+            self._node_pattern = re.compile(pattern + r"\Z")
+        found = self._node_pattern.match(node_id)
+        if found is None:
+            return None
+        fields = found.groupdict()
+        return "/".join(segment if segment is not None else fields[name] for segment, name in
+                        zip(self._segments, self._names_by_segment()))
+
+    def _names_by_segment(self) -> list[str | None]:
+        names = iter(self._names)
+        return [next(names) if segment is None else None for segment in self._segments]
 
 
 def _compile_path(metric: str, path: str) -> tuple[str, ...]:
@@ -160,22 +187,32 @@ def _timestamp(topic: str, raw: object, received: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
+#: The JSON values each metric kind accepts (a boolean is not a number, nor a number a boolean).
+KIND_TYPES: dict[str, tuple[type, ...]] = {"number": (float,), "boolean": (bool,), "text": (str,)}
+
+
 @dataclass(frozen=True)
 class Binding:
-    """Telemetry on ``topic`` for ``node``: metric name → JSON path (``"$"`` for a bare value)."""
+    """Telemetry on ``topic`` for ``node``: metric name → JSON path (``"$"`` for a bare value).
+    ``kinds`` (metric → ``number``, ``boolean`` or ``text``) refuses a value of the wrong type."""
     topic: str
     metrics: dict[str, str]
     node: str = "dev:{device}"
     units: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
     template: TopicTemplate = field(init=False, repr=False, compare=False)
     _paths: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.metrics:
             raise InputError(f"binding {self.topic!r}: give at least one metric")
-        unknown = set(self.units) - set(self.metrics)
-        if unknown:
-            raise InputError(f"binding {self.topic!r}: unit given for unknown metric {min(unknown)!r}")
+        for given, what in ((self.units, "unit"), (self.kinds, "kind")):
+            unknown = set(given) - set(self.metrics)
+            if unknown:
+                raise InputError(f"binding {self.topic!r}: {what} given for unknown metric {min(unknown)!r}")
+        wrong = {kind for kind in self.kinds.values() if kind not in KIND_TYPES}
+        if wrong:
+            raise InputError(f"binding {self.topic!r}: unknown kind {min(wrong)!r} (one of {', '.join(KIND_TYPES)})")
         paths = {metric: _compile_path(metric, path) for metric, path in self.metrics.items()}
         if () in paths.values() and len(paths) > 1:
             raise InputError(f"binding {self.topic!r}: a bare-value path '$' binds exactly one metric")
@@ -190,17 +227,25 @@ class Binding:
             wanted = "a bare value" if bare else "a JSON object"
             raise Rejected(f"{topic}: payload must be {wanted}, not {type(data).__name__}")
         if bare:
-            return {metric: _value(topic, "payload", data) for metric in self._paths}, received
+            return {metric: self._typed(topic, metric, "payload", data) for metric in self._paths}, received
         values = {}
         for metric, keys in self._paths.items():
             raw = data
             for key in keys:
                 raw = raw.get(key, _MISSING) if isinstance(raw, dict) else _MISSING
             if raw is not _MISSING:
-                values[metric] = _value(topic, self.metrics[metric], raw)
+                values[metric] = self._typed(topic, metric, self.metrics[metric], raw)
         if not values:
             raise Rejected(f"{topic}: no bound metric in payload (paths {', '.join(self.metrics.values())})")
         return values, _timestamp(topic, data.get("ts", _MISSING), received)
+
+
+    def _typed(self, topic: str, metric: str, path: str, raw: object) -> Value:
+        value = _value(topic, path, raw)
+        kind = self.kinds.get(metric)
+        if kind is not None and type(value) not in KIND_TYPES[kind]:
+            raise Rejected(f"{topic}: {path} must be a {kind}, not {type(raw).__name__} {str(raw)[:20]!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -221,12 +266,20 @@ class StatusBinding:
         return online
 
 
+@dataclass(frozen=True)
+class GatewayBinding(StatusBinding):
+    """A gateway's own status on ``topic`` (``online``, or ``offline`` from its last will); the
+    devices behind it are those whose registry ``gateway`` is the ``{gateway}`` placeholder's value."""
+    topic: str = "park/gateways/{gateway}/status"
+    node: str = "{gateway}"
+
+
 class Router:
     """Routes a topic to the first binding whose template it fits, caching the result per topic."""
 
     MAX_CACHED_TOPICS = 100_000
 
-    def __init__(self, bindings: Iterable[Binding | StatusBinding]):
+    def __init__(self, bindings: Iterable[Binding | StatusBinding | GatewayBinding]):
         self.bindings = list(bindings)
         self._cache: dict[str, tuple[Binding | StatusBinding, str]] = {}
 
@@ -249,9 +302,11 @@ class Router:
                 self._cache[topic] = found
         return found
 
-    def route(self, topic: str, payload: bytes, received: datetime) -> Reading | Presence:
+    def route(self, topic: str, payload: bytes, received: datetime) -> Reading | Presence | GatewayPresence:
         """What one message says; raises :class:`Rejected` with a one-line reason."""
         binding, node = self._resolve(topic)
+        if isinstance(binding, GatewayBinding):
+            return GatewayPresence(node, binding.parse(topic, payload), received)
         if isinstance(binding, StatusBinding):
             return Presence(node, binding.parse(topic, payload), received)
         values, ts = binding.parse(topic, payload, received)

@@ -59,6 +59,7 @@ class Broker:
         lines = [f"listener {self.port} {self.host}",
                  "allow_anonymous true",
                  "persistence true",
+                 "max_queued_messages 100000",  # a twin catching up after a gap, a park's start-up burst
                  f"persistence_location {self.data_dir}/",
                  "log_dest stderr",
                  "log_type error", "log_type warning", "log_type notice", "log_type information",

@@ -12,29 +12,30 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from dataclasses import dataclass, replace
 from typing import Self
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from live.bindings import Binding, Presence, Rejected, Router, StatusBinding
+from live.bindings import Binding, GatewayPresence, Presence, Rejected, Router, StatusBinding, Value
 from live.clock import Clock, SystemClock
+from live.mqtt import broker_address, mqtt_client
 from live.state import State
-from twin.errors import InputError
 from twin.park import Park
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 1883
 SESSION_EXPIRY_S = 7 * 24 * 3600
 RECONNECT_DELAY_S = (0.5, 2.0)
 MAX_TOPICS = 10_000  #: topics counted one by one; the rest share OTHER_TOPICS
 OTHER_TOPICS = "(other topics)"
+
+#: Called with every accepted value after the State has it: alarm rules, the history store.
+Listener = Callable[[str, str, Value, datetime], None]
 
 
 @dataclass(slots=True)
@@ -46,41 +47,33 @@ class TopicCounters:
     last_rejection: str | None = None
 
 
-def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
-    """``mqtt://user:password@host:port`` → host, port, user, password."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise InputError(f"broker url {url!r}: expected mqtt://host[:port]")
-    try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise InputError(f"broker url {url!r}: the port is not a number") from None
-    return parts.hostname, port, parts.username, parts.password
-
-
 class Ingest:
     """Subscribes to the bindings' topics and writes what they say into ``state``.
 
     ``park``, when given, refuses messages for nodes it does not hold. ``clock`` dates messages
-    without a ``ts`` (and status changes).
+    without a ``ts`` (and status changes). ``listeners`` hear every accepted value after the state.
+    ``gateways`` maps a gateway code to the node ids of its devices: while a gateway is offline
+    (its last will), its devices are offline whatever their retained status says.
     """
 
     def __init__(self, url: str, bindings: Iterable[Binding | StatusBinding], state: State,
                  park: Park | None = None, client_id: str = "twin-ingest",
-                 session_expiry_s: int = SESSION_EXPIRY_S, clock: Clock | None = None):
-        self.host, self.port, user, password = broker_address(url)
+                 session_expiry_s: int = SESSION_EXPIRY_S, clock: Clock | None = None,
+                 listeners: Sequence[Listener] = (), gateways: Mapping[str, Sequence[str]] | None = None):
+        self.host, self.port, _user, _password = broker_address(url)
         self.router = Router(bindings)
         self.state = state
         self.park = park
+        self.listeners = tuple(listeners)
+        self.gateways = gateways or {}
+        self._gateway_of = {node: gateway for gateway, nodes in self.gateways.items() for node in nodes}
+        self._gateways_down: set[str] = set()
         self.clock = clock or SystemClock()
         self._counters: dict[str, TopicCounters] = {}
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._session_expiry_s = session_expiry_s
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
-        if user:
-            self.client.username_pw_set(user, password)
+        self.client = mqtt_client(url, client_id)
         self.client.reconnect_delay_set(*RECONNECT_DELAY_S)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
@@ -178,11 +171,29 @@ class Ingest:
             found = self.router.route(topic, payload, self.clock.now())
         except Rejected as exc:
             return str(exc)
+        if isinstance(found, GatewayPresence):
+            return self._gateway(topic, found)
         if self.park is not None and found.node not in self.park:
             return f"{topic}: unknown device (no node {found.node} in the park)"
         if isinstance(found, Presence):
-            self.state.set_online(found.node, found.online, found.ts)
+            down = self._gateway_of.get(found.node) in self._gateways_down
+            self.state.set_online(found.node, found.online and not down, found.ts)
         else:
             for metric, value in found.values.items():
                 self.state.update(found.node, metric, value, found.ts)
+                for listener in self.listeners:
+                    listener(found.node, metric, value, found.ts)
+        return None
+
+    def _gateway(self, topic: str, found: GatewayPresence) -> str | None:
+        """A gateway offline takes its devices offline; back online, they report their own status."""
+        devices = self.gateways.get(found.gateway)
+        if devices is None:
+            return f"{topic}: unknown gateway {found.gateway!r} (no device names it)"
+        if found.online:
+            self._gateways_down.discard(found.gateway)
+            return None
+        self._gateways_down.add(found.gateway)
+        for node_id in devices:
+            self.state.set_online(node_id, False, found.ts)
         return None

@@ -17,7 +17,8 @@ import pyvista as pv
 from app import create_app
 from conftest import needs_chromium
 from live.clock import ManualClock
-from live.state import State
+from live.config import LiveSpec
+from live.runtime import Live
 from twin.batches import MeshPart, merge
 from twin.park import Node, Park
 from twin.web.access import LOCAL, AccessDenied, Principal, audit_path, check
@@ -266,10 +267,12 @@ def test_deltas_recolour_blink_and_hide_nodes_without_geometry(browser, park, tw
 @pytest.mark.browser
 def test_the_app_follows_the_live_state(browser, park, twin_home):
     """A status set in the State (as ingest and alarm rules do) reaches the viewport within a pull."""
-    state = State(park, ManualClock(datetime(2026, 11, 21, tzinfo=timezone.utc)), heartbeat_s=60)
+    live = Live(park, LiveSpec(), broker_url="mqtt://127.0.0.1:1", folder=twin_home / "live-box",
+                clock=ManualClock(datetime(2026, 11, 21, tzinfo=timezone.utc)))  # not started: no broker needed
+    state = live.state
 
     def live_app():
-        return create_app(park, {}, state)
+        return create_app(park, {}, live)
 
     with BackgroundServer(park, page=live_app) as running:
         page, _, _ = open_app(browser, running.url)

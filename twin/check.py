@@ -1,7 +1,7 @@
 """``twin check``: every problem of a scene, each naming its file and field.
 
-Files are checked without building the park; only tours, which name nodes, need the park built
-(through the compile cache, so a second check is quick).
+Files are checked without building the park; only tours and live rules, which name nodes and device
+types, need the park built (through the compile cache, so a second check is quick).
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 from gis.layers import read_layer
 from ifc.georef import read_georeference
 from ifc.reader import open_ifc
+from live.config import live_problems
 from twin.cache import compile_scene
 from twin.devices import check_rows
 from twin.errors import InputError
@@ -54,10 +55,11 @@ def check_scene(path: str | os.PathLike) -> list[str]:
     except SceneError as exc:
         return exc.problems
     problems = _source_problems(scene)
-    if problems or not scene.tours:
+    if problems or not (scene.tours or scene.live.rules):
         return problems
     try:
-        compile_scene(scene.file)
+        park = compile_scene(scene.file)
     except SceneError as exc:
         return exc.problems
-    return []
+    # again here: a park from the cache skipped load_park's checks, and live/ code is not in its key
+    return live_problems(scene.live, park, scene.file)

@@ -1,7 +1,8 @@
-"""The ``twin`` command: inspect, find, generate, serve."""
+"""The ``twin`` command: inspect, find, generate, check, serve, simulate, history."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -144,7 +145,56 @@ def cmd_serve(args: argparse.Namespace) -> None:
     check_address(args.address)  # refuse before the (long) park load
     with progress_bar("loading park") as progress:
         park = open_park(args.scene, progress)
-    serve(park, port=args.port, address=args.address, show=args.show)
+    if scene_file(args.scene).suffix.lower() != ".toml":
+        return serve(park, port=args.port, address=args.address, show=args.show)
+    from live.runtime import Live
+    from twin.scene import read_scene
+
+    scene = read_scene(args.scene)
+    simulated = None if args.broker or args.no_simulator else scene
+    live = Live(park, scene.live, broker_url=args.broker, simulated=simulated, speed=args.speed)
+    with live:
+        err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
+                  f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
+        serve(park, port=args.port, address=args.address, show=args.show, live=live)
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from live.simulator import simulate
+
+    simulate(args.scene, args.broker, speed=args.speed, period_s=args.period_s, seed=args.seed,
+             events_per_hour=args.events_per_hour)
+
+
+def cmd_history_export(args: argparse.Namespace) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from live.history import SqliteHistory
+    from live.runtime import live_folder
+    from live.clock import SystemClock
+    from twin.scene import read_scene
+
+    def moment(text: str | None, default: datetime) -> datetime:
+        if text is None:
+            return default
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"--from/--to {text!r}: not an ISO 8601 date or time") from None
+        return value if value.tzinfo else value.astimezone()
+
+    end = moment(args.to, datetime.now(timezone.utc))
+    start = moment(args.start, end - timedelta(days=1))
+    path = live_folder(read_scene(args.scene).name) / "history.sqlite"
+    if not path.exists():
+        raise InputError(f"{path}: no history yet for this scene (run twin serve first)")
+    history = SqliteHistory(path, SystemClock())
+    try:
+        with (open(args.out, "w", encoding="utf-8", newline="") if args.out else contextlib.nullcontext(sys.stdout)) as fh:
+            rows = history.export_csv(args.node, start, end, fh)
+    finally:
+        history.close()
+    err.print(f"{rows} rows from {start.isoformat()} to {end.isoformat()}", highlight=False)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -192,7 +242,30 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=5006)
     s.add_argument("--address", default="127.0.0.1")
     s.add_argument("--show", action="store_true", help="open a browser window")
+    s.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host[:port] (mqtts:// for TLS) of a "
+                   "real broker; without it a private Mosquitto and the simulator start")
+    s.add_argument("--no-simulator", action="store_true", help="with the private broker, no simulated devices")
+    s.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     s.set_defaults(run=cmd_serve)
+
+    s = sub.add_parser("simulate", help="publish plausible telemetry for every device of a scene over MQTT")
+    s.add_argument("scene", type=Path, nargs="?", default=Path("scenes/demo"))
+    s.add_argument("--broker", metavar="URL", default="mqtt://127.0.0.1:1883")
+    s.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    s.add_argument("--period-s", type=float, default=60.0, help="simulated seconds between a device's reports")
+    s.add_argument("--events-per-hour", type=float, default=2.0, help="alarms and drop-outs per simulated hour")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(run=cmd_simulate)
+
+    s = sub.add_parser("history", help="the stored history of live values")
+    h = s.add_subparsers(dest="action", required=True)
+    s = h.add_parser("export", help="CSV (ts,node,metric,value) of one or more nodes")
+    s.add_argument("node", nargs="+", help="node ids, e.g. dev:TS-B01-1F-A-103")
+    s.add_argument("--scene", type=Path, default=Path("scenes/demo"))
+    s.add_argument("--from", dest="start", help="ISO 8601 start (default: 24 h before --to)")
+    s.add_argument("--to", help="ISO 8601 end (default: now)")
+    s.add_argument("--out", type=Path, help="the CSV file (default: standard output)")
+    s.set_defaults(run=cmd_history_export)
     return p
 
 

@@ -3,8 +3,9 @@
 Columns (the facility record of the Guangxi guideline): ``code``, ``name``, ``type``, ``model``,
 ``host`` (a node id) or ``lon``/``lat``, ``height_m``, ``status``, ``importance`` (1–3),
 ``description``; cameras also ``heading_deg``, ``tilt_deg``, ``hfov_deg``, ``range_m``. Other columns
-are kept as attributes. A device with a host sits at the host's centre (``height_m`` above the
-host's floor when given); one with lon/lat sits there, ``height_m`` above the ground.
+are kept as attributes. A device with a host sits at the host's centre, or at its lon/lat when it has
+them too (a corner camera in a corridor), ``height_m`` above the host's floor when given; one with
+only lon/lat sits there, ``height_m`` above the ground.
 """
 from __future__ import annotations
 
@@ -86,14 +87,23 @@ def _placed(park: Park, row: Row, values: dict[str, Any], ground_z_m: float | Gr
             raise InputError(f"{row.where}: field 'host': {host_id} has no geometry to place the device by")
         b = host.bounds_m
         z = b[2] + values["height_m"] if "height_m" in values else (b[2] + b[5]) / 2
+        if "lon" in values and "lat" in values:
+            x, y = _crs_xy(park, row, values) - park.origin_m[:2]
+            return parent, np.array([x, y, z])
         return parent, np.array([(b[0] + b[3]) / 2, (b[1] + b[4]) / 2, z])
-    x, y = transformer("EPSG:4326", park.crs).transform(values["lon"], values["lat"])
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise InputError(f"{row.where}: lon/lat {values['lon']}, {values['lat']} cannot be placed in {park.crs}")
+    x, y = _crs_xy(park, row, values)
     if isinstance(ground_z_m, Ground):
         ground_z_m = float(ground_z_m.z_m(np.array([[x, y]]) - park.origin_m[:2])[0])
     z = ground_z_m + values.get("height_m", 0.0)
     return ROOT_ID, np.array([x, y, z]) - park.origin_m
+
+
+def _crs_xy(park: Park, row: Row, values: dict[str, Any]) -> np.ndarray:
+    """A row's lon/lat in the park CRS."""
+    x, y = transformer("EPSG:4326", park.crs).transform(values["lon"], values["lat"])
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InputError(f"{row.where}: lon/lat {values['lon']}, {values['lat']} cannot be placed in {park.crs}")
+    return np.array([x, y])
 
 
 def check_rows(path: Path) -> int:

@@ -698,6 +698,7 @@ class IfcRoom:
     kind: str  # the Chinese room name, e.g. 开放办公区
     storey: str  # e.g. 2F
     area_m2: float
+    rect_m: tuple[float, float, float, float]  # clear floor x0, y0, x1, y1 in model metres
 
 
 @dataclass
@@ -733,7 +734,8 @@ def read_ifc_model(path: Path, key: str) -> IfcModel:
     for space in f.by_type("IfcSpace"):
         quantities = ifcopenshell.util.element.get_psets(space)["Qto_SpaceBaseQuantities"]
         rooms.append(IfcRoom(node(space), space.Name, space.LongName.split()[0],
-                             ifcopenshell.util.element.get_aggregate(space).Name, quantities["NetFloorArea"]))
+                             ifcopenshell.util.element.get_aggregate(space).Name, quantities["NetFloorArea"],
+                             _space_rect_m(space)))
     doors, entrance_x_m = [], LENGTH_M / 2
     for door in f.by_type("IfcDoor"):
         common = ifcopenshell.util.element.get_psets(door).get("Pset_DoorCommon", {})
@@ -748,6 +750,14 @@ def read_ifc_model(path: Path, key: str) -> IfcModel:
                     [node(t) for t in f.by_type("IfcTransportElement")], entrance_x_m)
 
 
+def _space_rect_m(space: ifcopenshell.entity_instance) -> tuple[float, float, float, float]:
+    """The clear floor rectangle of a generated space (an extruded profile at its placement), model metres."""
+    x, y = ifcopenshell.util.placement.get_local_placement(space.ObjectPlacement)[:2, 3]
+    solid = space.Representation.Representations[0].Items[0]
+    xs, ys = zip(*solid.SweptArea.OuterCurve.Points.CoordList)
+    return (rounded(x + min(xs)), rounded(y + min(ys)), rounded(x + max(xs)), rounded(y + max(ys)))
+
+
 def ifc_anchor(frame: ParkFrame, building: Building) -> tuple[float, float]:
     """Where the model's local origin lands in the park CRS, so its plate fills the footprint."""
     x0, y0 = building.footprint.bounds[:2]
@@ -757,7 +767,13 @@ def ifc_anchor(frame: ParkFrame, building: Building) -> tuple[float, float]:
 # ---------------------------------------------------------------- devices
 
 DEVICE_COLUMNS = ("code", "name", "type", "model", "host", "lon", "lat", "height_m", "status", "importance",
-                  "description", "heading_deg", "tilt_deg", "hfov_deg", "range_m", "parent")
+                  "description", "heading_deg", "tilt_deg", "hfov_deg", "range_m", "parent", "gateway",
+                  "snapshot_url")
+#: The IoT gateways: one per building (``GW-B01``), and outdoors one for the site's lights and cameras,
+#: one for the car parks and one for the utility networks. A gateway publishes its devices' status.
+SITE_GATEWAY, PARKING_GATEWAY, NETWORK_GATEWAY = "GW-SITE", "GW-PARKING", "GW-NETWORK"
+#: Where the demo's cameras serve their rendered snapshot (twin itself serves it).
+SNAPSHOT_URL = "/api/cameras/{code}/snapshot.png"
 #: type → Chinese name, model, importance (1 most important).
 DEVICE_TYPES = {
     "temperature_sensor": ("温度传感器", "TS-201 NTC温度传感器", 3),
@@ -778,7 +794,7 @@ DEVICE_TYPES = {
     "level_sensor": ("液位计", "RL-80 雷达液位计", 2),
 }
 CAMERA_MODELS = {"bullet": "DS-2CD3T47 400万像素枪机", "dome": "DS-2DE4425 400万像素球机",
-                 "lpr": "DS-TCG227 车牌识别抓拍机"}
+                 "lpr": "DS-TCG227 车牌识别抓拍机", "indoor": "DS-2CD3346 400万像素室内半球"}
 CLIMATE_ROOMS = ("开放办公区", "会议室", "经理室", "门厅")
 AIR_ROOMS = ("开放办公区", "会议室", "经理室")
 LEASABLE_ROOMS = ("开放办公区", "会议室", "经理室")
@@ -795,52 +811,94 @@ class Registry:
     codes: set[str] = field(default_factory=set)
 
     def add(self, code: str, kind: str, name: str, host: str | None = None,
-            at: tuple[float, float, float] | None = None, description: str = "", parent: str | None = None,
-            camera: tuple[float, float, float, float] | None = None, model: str | None = None) -> str:
-        """Add one device; ``at`` is park-local (x, y, height above ground), ``camera`` (heading, tilt, hfov, range)."""
+            at: tuple[float, float, float] | None = None, *, gateway: str, description: str = "",
+            parent: str | None = None, camera: tuple[float, float, float, float] | None = None,
+            model: str | None = None) -> str:
+        """Add one device reporting through ``gateway``; ``at`` is park-local (x, y, height above ground, or
+        above the host's floor for a hosted device), ``camera`` (heading, tilt, hfov, range)."""
         if code in self.codes:
             raise ValueError(f"duplicate device code {code}")
         self.codes.add(code)
         type_name, default_model, importance = DEVICE_TYPES[kind]
         row = {"code": code, "name": f"{name}{type_name}", "type": kind, "model": model or default_model,
                "host": host or "", "status": "active", "importance": importance, "description": description,
-               "parent": parent or ""}
+               "parent": parent or "", "gateway": gateway}
         if at is not None:
             lon, lat = self.frame.lonlat(at[0], at[1])
             row.update(lon=f"{lon:.{LONLAT_DIGITS}f}", lat=f"{lat:.{LONLAT_DIGITS}f}", height_m=rounded(at[2], 2))
         if camera is not None:
             row.update(zip(("heading_deg", "tilt_deg", "hfov_deg", "range_m"), camera))
+            row["snapshot_url"] = SNAPSHOT_URL.format(code=code)
         self.rows.append(row)
         return code
 
 
+def building_gateway(building: Building) -> str:
+    """The gateway of a building's devices (``GW-B01``)."""
+    return f"GW-{building.code}"
+
+
 def room_devices(reg: Registry, building: Building, model: IfcModel) -> None:
     """Climate, air and smoke sensors in every room; access control on entrance and fire doors; lifts."""
+    gw = building_gateway(building)
     for room in model.rooms:
         prefix = f"{building.code}-{room.storey}"
         label = f"{building.name}{room.storey}{room.kind}"
         if room.kind in CLIMATE_ROOMS:
-            reg.add(f"TS-{prefix}-{room.name}", "temperature_sensor", label, room.node_id)
-            reg.add(f"HS-{prefix}-{room.name}", "humidity_sensor", label, room.node_id)
+            reg.add(f"TS-{prefix}-{room.name}", "temperature_sensor", label, room.node_id, gateway=gw)
+            reg.add(f"HS-{prefix}-{room.name}", "humidity_sensor", label, room.node_id, gateway=gw)
         if room.kind in AIR_ROOMS:
-            reg.add(f"AQ-{prefix}-{room.name}", "air_quality_sensor", label, room.node_id)
+            reg.add(f"AQ-{prefix}-{room.name}", "air_quality_sensor", label, room.node_id, gateway=gw)
         if room.kind != "电梯井":
             for n in range(1, max(1, math.ceil(room.area_m2 / SMOKE_AREA_M2)) + 1):
-                reg.add(f"SD-{prefix}-{room.name}-{n}", "smoke_detector", label, room.node_id)
+                reg.add(f"SD-{prefix}-{room.name}-{n}", "smoke_detector", label, room.node_id, gateway=gw)
     for n, (door_id, storey, kind) in enumerate(model.doors, start=1):
         what = "主入口" if kind == "entrance" else "防火门"
-        reg.add(f"AC-{building.code}-{storey}-{n:02d}", "access_door", f"{building.name}{storey}{what}", door_id)
+        reg.add(f"AC-{building.code}-{storey}-{n:02d}", "access_door", f"{building.name}{storey}{what}", door_id, gateway=gw)
     for n, lift_id in enumerate(model.lifts, start=1):
-        reg.add(f"LIFT-{building.code}-{n}", "lift", f"{building.name}{n}号", lift_id)
+        reg.add(f"LIFT-{building.code}-{n}", "lift", f"{building.name}{n}号", lift_id, gateway=gw)
+    indoor_camera_devices(reg, building, model)
+
+
+#: Indoor cameras: room kind → mountings, each (name, corner, aim); the corner picks the clear rectangle's
+#: west/east (0/1) and south/north (0/1) side, the aim is a park-local direction ("diagonal": to the far corner).
+INDOOR_CAMERAS = {
+    "走廊": (("走廊西端", (0, 0), (1.0, 0.0)), ("走廊东端", (1, 1), (-1.0, 0.0))),
+    "楼梯间": (("楼梯间", (0, 1), (0.0, -1.0)),),
+    "门厅": (("门厅", (1, 1), "diagonal"),),
+}
+INDOOR_CAMERA_HEIGHT_M = 2.6  # above the room's floor, below the 3.4 m ceiling
+INDOOR_CAMERA_INSET_M = 0.2  # from the corner's two walls
+
+
+def indoor_camera_devices(reg: Registry, building: Building, model: IfcModel) -> None:
+    """Ceiling-corner dome cameras in every corridor (one at each end), stairwell landing and lobby,
+    looking along the room (``CAM-B01-2F-01``…), hosted by the room they hang in."""
+    x_off, y_off = (v - IFC_PLATE_MIN_M for v in building.footprint.bounds[:2])
+    count: dict[str, int] = {}
+    rooms = sorted((r for r in model.rooms if r.kind in INDOOR_CAMERAS),
+                   key=lambda r: (int(r.storey.rstrip("F")), list(INDOOR_CAMERAS).index(r.kind), r.name))
+    for room in rooms:
+        x0, y0, x1, y1 = room.rect_m
+        for what, (east, north), aim in INDOOR_CAMERAS[room.kind]:
+            x = x1 - INDOOR_CAMERA_INSET_M if east else x0 + INDOOR_CAMERA_INSET_M
+            y = y1 - INDOOR_CAMERA_INSET_M if north else y0 + INDOOR_CAMERA_INSET_M
+            dx, dy = ((x0 + x1 - 2 * x, y0 + y1 - 2 * y) if aim == "diagonal" else aim)
+            count[room.storey] = count.get(room.storey, 0) + 1
+            code = f"CAM-{building.code}-{room.storey}-{count[room.storey]:02d}"
+            reg.add(code, "camera", f"{building.name}{room.storey}{what}", room.node_id,
+                    (x + x_off, y + y_off, INDOOR_CAMERA_HEIGHT_M), gateway=building_gateway(building),
+                    model=CAMERA_MODELS["indoor"],
+                    camera=(reg.frame.heading_deg(dx, dy), -25.0, 90.0, 25.0))
 
 
 def lod1_devices(reg: Registry, building: Building) -> None:
     """A block without rooms: entrance access control and lifts, hosted by the building."""
-    host = f"gis:buildings:{building.code}"
+    host, gw = f"gis:buildings:{building.code}", building_gateway(building)
     reg.add(f"AC-{building.code}-1F-01", "access_door", f"{building.name}主入口", host,
-            (building.entrance_x_m, building.south_y_m - 0.3, 2.2))
+            (building.entrance_x_m, building.south_y_m - 0.3, 2.2), gateway=gw)
     for n in range(1, (building.levels >= 3) + (building.levels >= 8) + 1):
-        reg.add(f"LIFT-{building.code}-{n}", "lift", f"{building.name}{n}号", host)
+        reg.add(f"LIFT-{building.code}-{n}", "lift", f"{building.name}{n}号", host, gateway=gw)
 
 
 LEASE_COLUMNS = ("space", "status", "area_m2", "rent_cny_per_m2_day", "tenant")
@@ -874,25 +932,26 @@ def plan_leases(building: Building, model: IfcModel, rng: random.Random) -> list
 def meter_devices(reg: Registry, buildings: list[Building], models: dict[str, IfcModel], leases: list[Lease],
                   sources: dict[str, str]) -> None:
     """Energy and water meters: park → building → storey → tenant unit."""
-    reg.add("EM-PARK", "energy_meter", "园区10kV总进线", f"gis:network_nodes:{sources['power']}")
-    reg.add("WM-PARK", "water_meter", "园区给水总", f"gis:network_nodes:{sources['water']}")
+    reg.add("EM-PARK", "energy_meter", "园区10kV总进线", f"gis:network_nodes:{sources['power']}", gateway=SITE_GATEWAY)
+    reg.add("WM-PARK", "water_meter", "园区给水总", f"gis:network_nodes:{sources['water']}", gateway=SITE_GATEWAY)
     let = {lease.space: lease for lease in leases if lease.status == "let"}
     for b in buildings:
         model = models.get(b.code)
-        host = model.building_id if model else f"gis:buildings:{b.code}"
-        reg.add(f"EM-{b.code}", "energy_meter", f"{b.name}总", host, parent="EM-PARK")
-        reg.add(f"WM-{b.code}", "water_meter", f"{b.name}总", host, parent="WM-PARK")
+        host, gw = model.building_id if model else f"gis:buildings:{b.code}", building_gateway(b)
+        reg.add(f"EM-{b.code}", "energy_meter", f"{b.name}总", host, gateway=gw, parent="EM-PARK")
+        reg.add(f"WM-{b.code}", "water_meter", f"{b.name}总", host, gateway=gw, parent="WM-PARK")
         storeys = model.storeys if model else {f"{n}F": host for n in range(1, b.levels + 1)}
         for storey, storey_host in sorted(storeys.items(), key=lambda kv: int(kv[0].rstrip("F"))):
-            reg.add(f"EM-{b.code}-{storey}", "energy_meter", f"{b.name}{storey}楼层", storey_host, parent=f"EM-{b.code}")
+            reg.add(f"EM-{b.code}-{storey}", "energy_meter", f"{b.name}{storey}楼层", storey_host, gateway=gw,
+                    parent=f"EM-{b.code}")
         for room in model.rooms if model else ():
             lease = let.get(room.node_id)
             if lease:
                 reg.add(f"EM-{b.code}-{room.name}", "energy_meter", f"{lease.tenant}{room.name}分户", room.node_id,
-                        parent=f"EM-{b.code}-{room.storey}", description=f"租户 {lease.tenant}")
+                        gateway=gw, parent=f"EM-{b.code}-{room.storey}", description=f"租户 {lease.tenant}")
             elif room.kind == "茶水间":
                 reg.add(f"WM-{b.code}-{room.name}", "water_meter", f"{b.name}{room.storey}茶水间", room.node_id,
-                        parent=f"WM-{b.code}")
+                        gateway=gw, parent=f"WM-{b.code}")
 
 
 def road_devices(reg: Registry, roads: list[Feature]) -> None:
@@ -909,7 +968,7 @@ def road_devices(reg: Registry, roads: list[Feature]) -> None:
             n += 1
             reg.add(f"SL-{n:03d}", "street_light", f"{road.props['name']}{n:03d}号",
                     at=(ax + (bx - ax) * t + uy * side_m, ay + (by - ay) * t - ux * side_m, 8.0),
-                    description=f"{road.code} {road.props['name']}")
+                    gateway=SITE_GATEWAY, description=f"{road.code} {road.props['name']}")
 
 
 def camera_devices(reg: Registry, layout: Layout, roads: Graph, buildings: list[Building], lots: list[Feature]) -> None:
@@ -917,11 +976,11 @@ def camera_devices(reg: Registry, layout: Layout, roads: Graph, buildings: list[
     frame = reg.frame
     n = 0
 
-    def camera(x: float, y: float, h: float, dx: float, dy: float, name: str, kind: str, host: str | None = None,
-               tilt: float = -20.0, hfov: float = 80.0, range_m: float = 60.0) -> None:
+    def camera(x: float, y: float, h: float, dx: float, dy: float, name: str, kind: str,
+               gateway: str = SITE_GATEWAY, tilt: float = -20.0, hfov: float = 80.0, range_m: float = 60.0) -> None:
         nonlocal n
         n += 1
-        reg.add(f"CAM-{n:03d}", "camera", name, host, (x, y, h), model=CAMERA_MODELS[kind],
+        reg.add(f"CAM-{n:03d}", "camera", name, None, (x, y, h), gateway=gateway, model=CAMERA_MODELS[kind],
                 camera=(frame.heading_deg(dx, dy), tilt, hfov, range_m))
 
     for key in sorted(k for k in roads.nodes if len(k) == 2):
@@ -939,8 +998,10 @@ def camera_devices(reg: Registry, layout: Layout, roads: Graph, buildings: list[
     for b in buildings:
         x0, y0, x1, y1 = b.footprint.bounds
         h = min(6.0, b.height_m - 1.0)
-        camera(x0 - 0.3, y0 - 0.3, h, -1.0, -1.0, f"{b.name}西南角", "bullet", tilt=-25.0, range_m=50.0)
-        camera(x1 + 0.3, y1 + 0.3, h, 1.0, 1.0, f"{b.name}东北角", "bullet", tilt=-25.0, range_m=50.0)
+        camera(x0 - 0.3, y0 - 0.3, h, -1.0, -1.0, f"{b.name}西南角", "bullet", building_gateway(b), tilt=-25.0,
+               range_m=50.0)
+        camera(x1 + 0.3, y1 + 0.3, h, 1.0, 1.0, f"{b.name}东北角", "bullet", building_gateway(b), tilt=-25.0,
+               range_m=50.0)
     for lot in lots:
         x0, y0, x1, y1 = lot.geometry.bounds
         camera(x0 + 0.5, y0 + 0.5, 6.0, 1.0, 1.0, f"{lot.props['name']}西南", "dome", hfov=90.0)
@@ -952,10 +1013,11 @@ def parking_devices(reg: Registry, spaces: list[Feature]) -> None:
     for k, space in enumerate(spaces):
         c = space.geometry.centroid
         host = f"gis:parking_spaces:{space.code}"
-        reg.add(f"PS-{space.code}", "parking_sensor", f"{space.code}车位", host, (c.x, c.y, 0.0))
+        reg.add(f"PS-{space.code}", "parking_sensor", f"{space.code}车位", host, (c.x, c.y, 0.0), gateway=PARKING_GATEWAY)
         if k % 5 == 0:
             x0, y0 = space.geometry.bounds[:2]
-            reg.add(f"CP-{space.code}", "charging_pile", f"{space.code}车位", host, (c.x, y0 + 0.4, 0.0))
+            reg.add(f"CP-{space.code}", "charging_pile", f"{space.code}车位", host, (c.x, y0 + 0.4, 0.0),
+                    gateway=PARKING_GATEWAY)
 
 
 def network_devices(reg: Registry, networks: list[Network], pond: Feature) -> None:
@@ -967,17 +1029,17 @@ def network_devices(reg: Registry, networks: list[Network], pond: Feature) -> No
             host = f"gis:network_nodes:{node.code}"
             depth_m = props.get("depth_m") or 0.0
             if props["node_type"] == "manhole":
-                reg.add(f"MC-{node.code}", "manhole_cover", f"{u.label}检查井{node.code}", host, (p.x, p.y, 0.0))
+                reg.add(f"MC-{node.code}", "manhole_cover", f"{u.label}检查井{node.code}", host, (p.x, p.y, 0.0), gateway=NETWORK_GATEWAY)
             elif props["node_type"] == "source":
-                reg.add(f"PT-{node.code}", "pressure_sensor", f"{u.end_name}", host, (p.x, p.y, -depth_m))
-                reg.add(f"FT-{node.code}", "flow_sensor", f"{u.end_name}", host, (p.x, p.y, -depth_m))
+                reg.add(f"PT-{node.code}", "pressure_sensor", f"{u.end_name}", host, (p.x, p.y, -depth_m), gateway=NETWORK_GATEWAY)
+                reg.add(f"FT-{node.code}", "flow_sensor", f"{u.end_name}", host, (p.x, p.y, -depth_m), gateway=NETWORK_GATEWAY)
             elif props["node_type"] == "hydrant":
-                reg.add(f"PT-{node.code}", "pressure_sensor", f"消火栓{node.code}", host, (p.x, p.y, 0.5))
+                reg.add(f"PT-{node.code}", "pressure_sensor", f"消火栓{node.code}", host, (p.x, p.y, 0.5), gateway=NETWORK_GATEWAY)
             elif props["node_type"] == "service" and u.name in ("gas", "heat"):
                 kind = "pressure_sensor" if u.name == "gas" else "flow_sensor"
-                reg.add(f"{kind[:1].upper()}T-{node.code}", kind, f"{props['name']}", host, (p.x, p.y, -depth_m))
+                reg.add(f"{kind[:1].upper()}T-{node.code}", kind, f"{props['name']}", host, (p.x, p.y, -depth_m), gateway=NETWORK_GATEWAY)
     c = pond.geometry.representative_point()
-    reg.add("LT-WT1", "level_sensor", f"{pond.props['name']}水位", f"gis:water:{pond.code}", (c.x, c.y, 0.0))
+    reg.add("LT-WT1", "level_sensor", f"{pond.props['name']}水位", f"gis:water:{pond.code}", (c.x, c.y, 0.0), gateway=NETWORK_GATEWAY)
 
 
 # ---------------------------------------------------------------- writing
@@ -1017,7 +1079,9 @@ def csv_text(columns: Iterable[str], rows: Iterable[dict]) -> str:
 
 
 def toml_value(value) -> str:
-    """A TOML literal for a string, number, bool or list of them."""
+    """A TOML literal for a string, number, bool, or a list or (inline) table of them."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -1047,7 +1111,8 @@ LAYERS = {
 
 def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, buildings: int, storeys: int,
                tours: list[dict]) -> str:
-    """The scene file: CRS, origin, ground, IFC sources with anchors, layers, devices, leases and tours."""
+    """The scene file: CRS, origin, ground, IFC sources with anchors, layers, devices, leases, tours and
+    the live configuration."""
     parts = [f"# Generated by twin.generate_park (seed {seed}); regenerate, do not edit:\n"
              f"#   twin generate OUT_DIR --park --buildings {buildings} --ifc-buildings {len(ifc)} "
              f"--storeys {storeys} --seed {seed}\n",
@@ -1070,6 +1135,7 @@ def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, bui
     for tour in tours:
         parts.append("[[tours]]\n" + _toml_fields(tour, skip="stops") + "".join(
             "\n[[tours.stops]]\n" + _toml_fields(stop) for stop in tour.get("stops", [])))
+    parts.append(live_toml())
     return "\n".join(parts)
 
 
@@ -1124,6 +1190,95 @@ def demo_tours(frame: ParkFrame, site: Site, models: dict[str, IfcModel]) -> lis
     return [{"key": "overview", "title": "园区总览", "title_en": "Park overview", "loop": True, "stops": stops},
             {"key": "vacant-units", "kind": "vacant_units", "title": "招商导览：空置房源",
              "title_en": "Investment tour: vacant units", "duration_s": UNIT_STOP_S}]
+
+
+# ---------------------------------------------------------------- live
+
+RED, GREEN, AMBER, GREY, YELLOW = "#e53935", "#43a047", "#fb8c00", "#757575", "#fdd835"
+#: ``[[live.device_types]]`` of the demo: type → heartbeat_s, metrics (name → its table), commands.
+LIVE_TYPES: dict[str, dict] = {
+    "temperature_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "temperature": {"unit": "°C", "deadband": 0.2, "keepalive_s": 900.0, "scale": [16.0, 32.0]}}},
+    "humidity_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "humidity": {"unit": "%RH", "deadband": 1.0, "keepalive_s": 900.0, "scale": [20.0, 80.0]}}},
+    "air_quality_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "co2": {"unit": "ppm", "deadband": 20.0, "keepalive_s": 900.0, "scale": [400.0, 1500.0]},
+        "pm25": {"unit": "µg/m³", "deadband": 2.0, "keepalive_s": 900.0, "scale": [0.0, 75.0]}}},
+    "smoke_detector": {"heartbeat_s": 600.0, "metrics": {
+        "smoke": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}}}},
+    "energy_meter": {"heartbeat_s": 900.0, "metrics": {
+        "energy_kwh": {"unit": "kWh", "deadband": 1.0, "keepalive_s": 3600.0},
+        "power_kw": {"unit": "kW", "deadband": 0.5, "keepalive_s": 900.0, "scale": [0.0, 2000.0]}}},
+    "water_meter": {"heartbeat_s": 900.0, "metrics": {
+        "volume_m3": {"unit": "m³", "deadband": 0.1, "keepalive_s": 3600.0},
+        "flow_m3h": {"unit": "m³/h", "deadband": 0.1, "keepalive_s": 900.0, "scale": [0.0, 20.0]}}},
+    "flow_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "flow_m3h": {"unit": "m³/h", "deadband": 0.1, "keepalive_s": 900.0, "scale": [0.0, 100.0]}}},
+    "pressure_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "pressure_kpa": {"unit": "kPa", "deadband": 2.0, "keepalive_s": 900.0, "scale": [100.0, 700.0]}}},
+    "level_sensor": {"heartbeat_s": 300.0, "metrics": {
+        "level_m": {"unit": "m", "deadband": 0.01, "keepalive_s": 900.0, "scale": [0.0, 1.8]}}},
+    "camera": {"heartbeat_s": 120.0, "metrics": {
+        "recording": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": GREEN, "false": GREY}}}},
+    "access_door": {"heartbeat_s": 300.0, "metrics": {
+        "locked": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": GREEN, "false": AMBER}},
+        "open": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": AMBER, "false": GREEN}}},
+        "commands": {"actions": ["lock", "unlock"], "timeout_s": 5.0}},
+    "street_light": {"heartbeat_s": 600.0, "metrics": {
+        "on": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": YELLOW, "false": GREY}},
+        "power_w": {"unit": "W", "deadband": 5.0, "keepalive_s": 3600.0, "scale": [0.0, 120.0]}},
+        "commands": {"actions": ["on", "off"], "timeout_s": 5.0}},
+    "charging_pile": {"heartbeat_s": 300.0, "metrics": {
+        "charging": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": GREEN, "false": GREY}},
+        "power_kw": {"unit": "kW", "deadband": 0.2, "keepalive_s": 900.0, "scale": [0.0, 7.0]}}},
+    "parking_sensor": {"heartbeat_s": 900.0, "metrics": {
+        "occupied": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": AMBER, "false": GREEN}}}},
+    "manhole_cover": {"heartbeat_s": 1800.0, "metrics": {
+        "open": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}},
+        "tilt_deg": {"unit": "°", "deadband": 1.0, "keepalive_s": 3600.0, "scale": [0.0, 30.0]}}},
+    "lift": {"heartbeat_s": 120.0, "metrics": {
+        "floor": {"deadband": 0.5, "keepalive_s": 900.0},
+        "running": {"kind": "boolean", "keepalive_s": 900.0, "colours": {"true": GREEN, "false": GREY}},
+        "fault": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}}}},
+}
+#: The demo's MQTT convention (docs/scene-format.md): telemetry and status per device, status per gateway.
+LIVE_BINDINGS = [{"topic": "park/{device}/telemetry"}, {"topic": "park/{device}/status", "status": True}]
+GATEWAY_STATUS = "park/gateways/{gateway}/status"
+#: ``[[live.rules]]`` of the demo, all four severities.
+LIVE_RULES = [
+    {"key": "smoke", "device_type": "smoke_detector", "metric": "smoke", "equals": True, "severity": "critical",
+     "message": {"zh": "烟感报警", "en": "Smoke detected"}},
+    {"key": "room-hot", "device_type": "temperature_sensor", "metric": "temperature", "above": 35.0, "for_s": 60.0,
+     "severity": "major", "message": {"zh": "室温持续超过 35 °C", "en": "Room above 35 °C for a minute"}},
+    {"key": "room-heating-fast", "device_type": "temperature_sensor", "metric": "temperature",
+     "rate_above_per_min": 3.0, "severity": "minor",
+     "message": {"zh": "室温每分钟上升超过 3 °C", "en": "Room warming faster than 3 °C a minute"}},
+    {"key": "co2-high", "device_type": "air_quality_sensor", "metric": "co2", "above": 1500.0, "for_s": 300.0,
+     "severity": "warning", "message": {"zh": "CO2 浓度持续偏高，请加强通风", "en": "CO2 high for 5 minutes: ventilate"}},
+    {"key": "manhole-open", "device_type": "manhole_cover", "metric": "open", "equals": True, "severity": "major",
+     "message": {"zh": "井盖开启", "en": "Manhole cover open"}},
+    {"key": "lift-fault", "device_type": "lift", "metric": "fault", "equals": True, "severity": "major",
+     "message": {"zh": "电梯故障", "en": "Lift fault"}},
+    {"key": "pressure-range", "device_type": "pressure_sensor", "metric": "pressure_kpa", "outside": [150.0, 650.0],
+     "severity": "minor", "message": {"zh": "管网压力超出 150–650 kPa", "en": "Pipe pressure outside 150–650 kPa"}},
+    {"key": "lake-high", "device_type": "level_sensor", "metric": "level_m", "above": 1.6, "severity": "warning",
+     "message": {"zh": "镜湖水位偏高", "en": "Lake level high"}},
+]
+
+
+def live_toml() -> str:
+    """The demo's ``[live]`` table: device types, bindings and alarm rules."""
+    parts = [f"[live]\ngateway_status = {toml_value(GATEWAY_STATUS)}\n"]
+    for kind, spec in LIVE_TYPES.items():
+        text = f"[[live.device_types]]\ntype = {toml_value(kind)}\nheartbeat_s = {spec['heartbeat_s']!r}\n"
+        for name, metric in spec["metrics"].items():
+            text += f"[live.device_types.metrics.{name}]\n" + _toml_fields(metric)
+        if "commands" in spec:
+            text += "[live.device_types.commands]\n" + _toml_fields(spec["commands"])
+        parts.append(text)
+    parts += ["[[live.bindings]]\n" + _toml_fields(binding) for binding in LIVE_BINDINGS]
+    parts += ["[[live.rules]]\n" + _toml_fields(rule) for rule in LIVE_RULES]
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------- the park

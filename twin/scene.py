@@ -2,6 +2,7 @@
 ``docs/scene-format.md``), and load the park it describes — or a park from one ``.ifc`` file."""
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -15,11 +16,12 @@ import pyproj
 from gis.layers import LayerSpec
 from gis.roles import ROLES
 from ifc.placement import Anchor
+from live.config import LiveSpec, live_problems, read_live
 from twin.errors import InputError
 from twin.tours import TourSpec, build_tours, read_tours, tour_problems
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours"}
+_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live"}
 _IFC_KEYS = {"key", "path", "anchor", "replaces"}
 _ANCHOR_KEYS = {"easting", "northing", "elevation", "rotation_deg"}
 _LAYER_KEYS = {"key", "path", "layer", "role", "id_field", "crs", "where", "fields"}
@@ -62,6 +64,7 @@ class Scene:
     leases: Path | None = None
     ground_elevation_given: bool = True  # a DEM's fallback off the raster: this, else its median
     tours: tuple[TourSpec, ...] = ()  # checked against the park when it is loaded
+    live: LiveSpec = LiveSpec()  # devices' metrics, topic bindings and alarm rules ([live])
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -104,6 +107,9 @@ class _Reader:
             self.problem(f"{where}{key}", "missing")
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             self.problem(f"{where}{key}", f"must be a number, not {value!r}")
+            return None
+        elif not math.isfinite(value):
+            self.problem(f"{where}{key}", f"must be a finite number, not {value!r}")
             return None
         return None if value is None else float(value)
 
@@ -218,10 +224,11 @@ def read_scene(path: str | os.PathLike) -> Scene:
     devices = r.path(r.table(data, "devices"), "path", "devices.", required=False)
     leases = r.path(r.table(data, "leases"), "path", "leases.", required=False)
     tours = read_tours(r, data)
+    live = read_live(r, data)
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
-                 tuple(layers), devices, leases, "elevation_m" in ground, tours)
+                 tuple(layers), devices, leases, "elevation_m" in ground, tours, live)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):
@@ -233,7 +240,7 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
     from twin.compose import compose
     scene = read_scene(file)
     park = compose(scene, progress)
-    problems = tour_problems(scene, park)
+    problems = tour_problems(scene, park) + live_problems(scene.live, park, scene.file)
     if problems:
         raise SceneError(problems)
     park.tours = build_tours(scene, park)

@@ -19,7 +19,7 @@ from tornado.web import HTTPError, RequestHandler
 
 from twin.park import KINDS, Park
 from twin.search import node_row, search
-from twin.web.access import AccessDenied, check, current_principal
+from twin.web.access import AccessDenied, Principal, check, current_principal
 from twin.web.info import node_record
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -49,11 +49,17 @@ class ApiHandler(RequestHandler):
         raise NotImplementedError
 
     def get(self, *args: str) -> None:
+        self.checked(*args)
+        self.send_json(self.answer(*args))
+
+    def checked(self, *args: str) -> Principal:
+        """The request's principal, once :func:`check` allowed it :attr:`permission` on the target."""
+        principal = current_principal(self.request)
         try:
-            check(current_principal(self.request), self.permission, self.target(*args))
+            check(principal, self.permission, self.target(*args))
         except AccessDenied as exc:
             raise ApiError(403, str(exc)) from exc
-        self.send_json(self.answer(*args))
+        return principal
 
     def send_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")

@@ -7,10 +7,12 @@ session's own callback, at most ten times a second.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 
-import panel as pn
+import numpy as np
 
-from live.state import State, Status
+from live.state import NodeChange, State, Status
+from twin.park import Park
 from twin.web.viewport import Viewport
 
 PULL_PERIOD_MS = 100
@@ -23,28 +25,98 @@ STATUS_RGB: dict[Status, tuple[int, int, int] | None] = {
 UNCOLOURED = frozenset({"park", "site"})
 
 
-class LiveView:
-    """Keeps one session's viewport in step with the State (``start`` begins the periodic pull)."""
+SHADES = 16  #: steps of a colour scale: rooms of one step share one style message
+#: The scale from low to high: blue, cyan, green, yellow, red.
+RAMP = np.array([(33, 102, 172), (67, 195, 247), (67, 160, 71), (253, 216, 53), (229, 57, 53)], float)
 
-    def __init__(self, state: State, viewport: Viewport):
+
+def ramp_rgb(fraction: float) -> tuple[int, int, int]:
+    """The colour at ``fraction`` (clipped to 0…1) of the ramp, quantised to :data:`SHADES` steps."""
+    step = round(min(max(fraction, 0.0), 1.0) * (SHADES - 1)) / (SHADES - 1)
+    at = step * (len(RAMP) - 1)
+    low = int(min(at, len(RAMP) - 2))
+    rgb = RAMP[low] + (RAMP[low + 1] - RAMP[low]) * (at - low)
+    return tuple(int(round(v)) for v in rgb)
+
+
+def rooms_of_devices(park: Park) -> dict[str, str]:
+    """Device id → the room (space) it sits in, for devices that sit in one."""
+    rooms = {}
+    for device in park.of_kind("device"):
+        room = park.ancestor(device.id, "space")
+        if room is None and device.links.get("host") in park and park.get(device.links["host"]).kind == "space":
+            room = park.get(device.links["host"])
+        if room is not None:
+            rooms[device.id] = room.id
+    return rooms
+
+
+class LiveView:
+    """Keeps one session's viewport in step with the State; ``listeners`` hear each pull's changes.
+
+    With :meth:`shade_rooms` a metric (temperature, CO2…) colours each room by its sensors' mean on
+    the metric's scale (``scales``: metric → (low, high)); a room's warning or alarm shows over it.
+    """
+
+    def __init__(self, state: State, viewport: Viewport,
+                 listeners: Iterable[Callable[[Mapping[str, NodeChange]], None]] = (),
+                 scales: Mapping[str, tuple[float, float]] | None = None):
         self.state, self.viewport = state, viewport
+        self.listeners = tuple(listeners)
+        self.scales = dict(scales or {})
         self.version = 0
+        self.metric: str | None = None
+        self._rooms: dict[str, str] | None = None  # device → room, built when shading first starts
+        self._sensors: dict[str, list[str]] = defaultdict(list)  # room → devices in it
 
     def pull(self) -> int:
-        """Send the status changes since the last pull, one message per status; how many nodes changed."""
+        """Send the changes since the last pull, one message per colour; how many nodes changed."""
         self.version, changes = self.state.changes_since(self.version)
-        by_status: dict[Status, list[str]] = defaultdict(list)
-        park = self.viewport.index.park
-        for node_id, change in changes.items():
-            if park.get(node_id).kind not in UNCOLOURED:
-                by_status[change.status].append(node_id)
-        for status, node_ids in by_status.items():
+        index = self.viewport.index
+        # only what is drawn itself (a device, a room, a building block): a status rolled up to an
+        # IFC building or storey would repaint every wall of it over its rooms' own colours
+        drawn = {node_id: change.status for node_id, change in changes.items()
+                 if node_id in index and index.park.get(node_id).kind not in UNCOLOURED}
+        if self.metric is not None:
+            rooms = self._rooms or {}
+            for node_id, change in changes.items():
+                room = rooms.get(node_id)
+                if room is not None and self.metric in change.metrics and room not in drawn:
+                    drawn[room] = self.state.status(room)
+        self._paint(drawn)
+        if changes:
+            for listener in self.listeners:
+                listener(changes)
+        return len(changes)
+
+    def shade_rooms(self, metric: str | None) -> None:
+        """Colour rooms by ``metric`` (None: by status only) and repaint every room with sensors."""
+        if metric is not None and metric not in self.scales:
+            raise ValueError(f"no colour scale for metric {metric!r} (scales: {', '.join(self.scales)})")
+        if self._rooms is None:
+            self._rooms = rooms_of_devices(self.viewport.index.park)
+            for device, room in self._rooms.items():
+                self._sensors[room].append(device)
+        self.metric = metric
+        self._paint({room: self.state.status(room) for room in self._sensors if room in self.viewport.index})
+
+    def _shade(self, room: str) -> tuple[int, int, int] | None:
+        values = [v for device in self._sensors.get(room, ())
+                  if isinstance(v := self.state.value(device, self.metric), (int, float)) and not isinstance(v, bool)]
+        if not values:
+            return None
+        low, high = self.scales[self.metric]
+        return ramp_rgb((sum(values) / len(values) - low) / (high - low))
+
+    def _paint(self, statuses: Mapping[str, Status]) -> None:
+        looks: dict[tuple[tuple[int, int, int] | None, bool], list[str]] = defaultdict(list)
+        for node_id, status in statuses.items():
             rgb = STATUS_RGB[status]
+            if rgb is None and self.metric is not None and node_id in self._sensors:
+                rgb = self._shade(node_id)
+            looks[rgb, status == Status.ALARM].append(node_id)
+        for (rgb, blink), node_ids in looks.items():
             if rgb is None:
                 self.viewport.reset_style(node_ids)
             else:
-                self.viewport.style(node_ids, rgb=rgb, blink=status == Status.ALARM)
-        return len(changes)
-
-    def start(self) -> None:
-        pn.state.add_periodic_callback(self.pull, period=PULL_PERIOD_MS)
+                self.viewport.style(node_ids, rgb=rgb, blink=blink)

@@ -18,12 +18,16 @@ import panel as pn
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop
 
-from app import create_app
+from app import create_app, language, url_args
+from live.runtime import Live
 from twin.errors import InputError
 from twin.park import Park
 from twin.ports import LOCALHOST, free_port
 from twin.web.api import api_routes
+from twin.web.diagnostics import Diagnostics
 from twin.web.geometry import geometry_route
+from twin.web.live_api import live_routes
+from twin.web.snapshots import snapshot_routes
 
 #: One session's page, a function or method (Panel calls those per session; default: app.create_app).
 Page = Callable[[], pn.viewable.Viewable]
@@ -49,19 +53,26 @@ def check_address(address: str) -> None:
 
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
-                 loop: IOLoop | None = None, page: Page | None = None) -> Server:
-    """A Bokeh/Panel server for ``park``, bound but not started (``port=0``: a free port)."""
+                 loop: IOLoop | None = None, page: Page | None = None, live: Live | None = None) -> Server:
+    """A Bokeh/Panel server for ``park`` (and its ``live`` side), bound but not started (``port=0``: a free port)."""
     check_address(address)
     port = port or free_port(address)
-    return pn.serve({"/": page or (lambda: create_app(park))}, port=port, address=address, show=show,
+    pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live))}
+    routes = [geometry_route(park.batches), *api_routes(park),
+              *snapshot_routes(park, live.clock if live is not None else None)]
+    if live is not None:
+        pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
+        routes += live_routes(park, live)
+    return pn.serve(pages, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],
-                    compress_response=True, extra_patterns=[geometry_route(park.batches), *api_routes(park)])
+                    compress_response=True, extra_patterns=routes)
 
 
-def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False) -> None:
+def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False,
+          live: Live | None = None) -> None:
     """Serve the twin of ``park`` until interrupted."""
-    server = build_server(park, port, address, show)
+    server = build_server(park, port, address, show, live=live)
     print(f"twin: {park.name} at http://{address}:{server.port}/ "
           f"(listening on localhost only; principal 'local' holds every permission)")
     server.start()
@@ -71,8 +82,9 @@ def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = F
 class BackgroundServer:
     """The server on its own thread and event loop, for tests: ``with BackgroundServer(park) as s``."""
 
-    def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None):
-        self.park, self.address, self.page = park, address, page
+    def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None,
+                 live: Live | None = None):
+        self.park, self.address, self.page, self.live = park, address, page, live
         self.port = port or free_port(address)
         self.url = f"http://{address}:{self.port}"
         self._ready = threading.Event()
@@ -84,7 +96,8 @@ class BackgroundServer:
         asyncio.set_event_loop(asyncio.new_event_loop())
         self._loop = IOLoop.current()
         try:
-            server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page)
+            server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page,
+                                  live=self.live)
             server.start()
         except BaseException as exc:  # surfaced by start()
             self._error = exc

@@ -1,0 +1,468 @@
+"""Live ingest against a real Mosquitto: messages per second through bindings into State on one core,
+next to a bare paho subscriber in the same run.
+
+    .venv/bin/python bench/ingest.py [--messages 100000] [--qos 0 1] [--repeat 3] [--core N]
+                                     [--scene scenes/demo] [--out bench/out/ingest] [--history]
+
+Setup: the demo park (``twin.cache.compile_scene``: built once, then read from the compile cache),
+its ``[live]`` bindings, and a private Mosquitto (:class:`live.broker.Broker`, queues unbounded for
+the bench) in ``--out``. The messages follow the demo convention: ``park/<device code>/telemetry``,
+JSON ``{"ts", <1 to 3 of the device type's metrics>}``, for devices of the registry drawn at random
+(seeded), values inside each metric's colour scale.
+
+Each trial, for one QoS and one sink (the subscriber under test):
+
+1. the sink, in its own process pinned to one core (``os.sched_setaffinity``), connects with a
+   persistent session (clean start off, session expiry), subscribes (QoS 1) and disconnects;
+2. a publisher process (its own interpreter, so no GIL is shared) publishes the messages at that QoS;
+   the broker queues them for the absent session;
+3. the sink reconnects and drains the queue; its rate is the messages over the time from the first
+   arrival to the last.
+
+Draining a full queue measures what the subscriber can take, not what the publisher can give, and on
+a small machine keeps the publisher off the cores while the subscriber is timed. Sinks (:data:`SINKS`):
+``bare paho`` counts messages and does nothing else; ``ingest → state`` is :class:`live.ingest.Ingest`
+writing into a :class:`live.state.State` of the park. A heavier pipeline (alarm rules, history) is
+one more entry in :data:`SINKS`: a function of the :class:`Setup` and a client id that returns an
+object with ``client``, ``start()``, ``wait_ready(s)``, ``stop()`` and ``summary()``.
+
+Parts of the issue's speed figures: ``throughput`` (here), ``history`` (``--history``: the 30-day
+store of ``bench/history.py``, when that file is there); the browser latency (publish → delta applied
+in the page, p50/p95 at 1,000 msg/s) is to be one more function of :class:`Setup` → :class:`Part`
+in :func:`main`, publishing at a rate with :func:`publish` (``rate_per_s``).
+
+Goals (issue 5): ingest → state ≥ 0.7 × the bare subscriber's rate, at each QoS; with ``--history``,
+30 days of the demo park's history ≤ 2 GB and a 24 h chart query ≤ 200 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from live.broker import Broker, mosquitto_binary
+from live.clock import SystemClock
+from live.config import LiveSpec
+from live.ingest import SESSION_EXPIRY_S, Ingest, broker_address
+from live.state import State, device_type
+from twin.cache import compile_scene
+from twin.park import Park
+from twin.scene import read_scene, scene_file
+
+RATIO_GOAL = 0.7
+STORE_MB_GOAL = 2_000
+CHART_MS_GOAL = 200.0
+IDLE_S = 10.0  #: a drain that receives nothing for this long has lost messages
+READY_S = 10.0
+PUBLISH_WINDOW = 10_000  #: messages published and not yet confirmed
+METRICS_PER_MESSAGE = (1, 3)
+TRUE_SHARE = 0.01  #: booleans (smoke, open…) are true this rarely
+OPEN_SCALE = (0.0, 1000.0)  #: numbers of metrics with no colour scale
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- setup -----------------------------------------------------------------------------------------
+@dataclass
+class Setup:
+    """What every part shares: the park, its live spec, the broker and the messages."""
+
+    park: Park
+    spec: LiveSpec
+    url: str
+    messages: list[tuple[str, bytes]]
+    core: int
+
+
+@dataclass
+class Part:
+    """One part's figures: rows of the table, goals met or not, and the raw numbers."""
+
+    name: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    goals: list[tuple[str, bool]] = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+
+
+class BenchBroker(Broker):
+    """The private Mosquitto with unbounded queues, so that a session away while the publisher runs
+    gets every message (QoS 0 included) when it is back."""
+
+    def _config(self) -> str:
+        return super()._config() + "max_queued_messages 0\nqueue_qos0_messages true\n"
+
+
+def demo_messages(park: Park, spec: LiveSpec, count: int, seed: int) -> list[tuple[str, bytes]]:
+    """``count`` telemetry messages of the demo convention for the park's devices with metrics."""
+    rng = random.Random(seed)
+    devices = [(node.code, spec.device_types[kind]) for node in park.of_kind("device")
+               if (kind := device_type(node)) in spec.device_types and spec.device_types[kind].metrics]
+    if not devices:
+        raise SystemExit("the scene's [live] table declares no metrics for the park's devices")
+    start = datetime.now(UTC).replace(microsecond=0)
+    messages = []
+    for i in range(count):
+        code, kind = rng.choice(devices)
+        names = sorted(kind.metrics)
+        chosen = rng.sample(names, rng.randint(METRICS_PER_MESSAGE[0], min(METRICS_PER_MESSAGE[1], len(names))))
+        payload: dict[str, object] = {"ts": (start + timedelta(milliseconds=i)).isoformat()}
+        for name in chosen:
+            metric = kind.metrics[name]
+            if metric.kind == "boolean":
+                value: object = rng.random() < TRUE_SHARE
+            elif metric.kind == "text":
+                value = "ok"
+            else:
+                value = round(rng.uniform(*(metric.scale or OPEN_SCALE)), 2)
+            *parents, key = metric.path.removeprefix("$.").split(".")
+            place = payload
+            for parent in parents:  # a nested path such as data.t
+                place = place.setdefault(parent, {})
+            place[key] = value
+        messages.append((f"park/{code}/telemetry", json.dumps(payload).encode()))
+    return messages
+
+
+# --- the publisher (its own process) ---------------------------------------------------------------
+def connect(url: str, client_id: str) -> mqtt.Client:
+    """A connected MQTT v5 client (clean start, no session kept) with its network loop running."""
+    host, port, user, password = broker_address(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if user:
+        client.username_pw_set(user, password)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    if not connected.wait(READY_S):
+        raise SystemExit(f"{url}: {client_id} could not connect within {READY_S:g} s")
+    return client
+
+
+def publish(url: str, messages: Sequence[tuple[str, bytes]], qos: int, rate_per_s: float | None = None) -> float:
+    """Publish every message at ``qos`` (as fast as possible, or ``rate_per_s``); seconds taken until
+    the broker has them all."""
+    client = connect(url, f"bench-publisher-{uuid.uuid4().hex[:6]}")
+    start = time.perf_counter()
+    unconfirmed: deque[mqtt.MQTTMessageInfo] = deque()
+    for i, (topic, payload) in enumerate(messages):
+        if rate_per_s:
+            delay = start + i / rate_per_s - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        unconfirmed.append(client.publish(topic, payload, qos=qos))
+        if len(unconfirmed) > PUBLISH_WINDOW:  # paho's message ids wrap at 65,535
+            unconfirmed.popleft().wait_for_publish(READY_S)
+    if unconfirmed:
+        unconfirmed[-1].wait_for_publish(60)  # the broker reads in order: the last in, all in
+    elapsed = time.perf_counter() - start
+    client.disconnect()
+    client.loop_stop()
+    return elapsed
+
+
+def _publisher(url: str, messages: Sequence[tuple[str, bytes]], qos: int, cores: set[int], out) -> None:
+    if cores:
+        os.sched_setaffinity(0, cores)
+    out.send(publish(url, messages, qos))
+
+
+# --- sinks: the subscribers under test ---------------------------------------------------------------
+class Sink(Protocol):
+    client: mqtt.Client
+
+    def start(self) -> object: ...
+    def wait_ready(self, timeout_s: float) -> bool: ...
+    def stop(self) -> None: ...
+    def summary(self) -> dict: ...
+
+
+class BareSubscriber:
+    """A paho subscriber with the same session as Ingest's that does nothing with a message."""
+
+    def __init__(self, url: str, topic_filter: str, client_id: str):
+        self.host, self.port, _, _ = broker_address(url)
+        self.topic_filter = topic_filter
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self._ready = threading.Event()
+        self.client.on_connect = lambda c, *_: c.subscribe(self.topic_filter, qos=1)
+        self.client.on_subscribe = lambda *_: self._ready.set()
+        self.client.on_message = lambda *_: None
+
+    def start(self) -> BareSubscriber:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect_async(self.host, self.port, clean_start=False, properties=properties)
+        self.client.loop_start()
+        return self
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        return self._ready.wait(timeout_s)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._ready.clear()
+
+    def summary(self) -> dict:
+        return {}
+
+
+class IngestSink(Ingest):
+    """Ingest into a fresh State of the park: what ``twin serve`` runs, without rules and history."""
+
+    def __init__(self, setup: Setup, client_id: str):
+        state = State(setup.park, SystemClock(), setup.spec.heartbeat_s())
+        super().__init__(setup.url, setup.spec.bindings, state, park=setup.park, client_id=client_id)
+
+    def summary(self) -> dict:
+        counters = self.diagnostics().values()
+        rejected = [c.last_rejection for c in counters if c.rejected]
+        return {"accepted": sum(c.accepted for c in counters), "rejected": sum(c.rejected for c in counters),
+                "a_rejection": rejected[0] if rejected else None, "state_version": self.state.version}
+
+
+SinkFactory = Callable[[Setup, str], Sink]
+SINKS: dict[str, SinkFactory] = {
+    "bare paho": lambda setup, client_id: BareSubscriber(setup.url, "park/+/telemetry", client_id),
+    "ingest → state": IngestSink,
+}
+BASELINE = "bare paho"
+
+
+class Arrivals:
+    """Counts messages as the sink's client hands them over, with the first and last arrival times."""
+
+    def __init__(self, client: mqtt.Client):
+        self.count, self.first, self.last = 0, 0.0, 0.0
+        handle = client.on_message
+
+        def on_message(c: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+            handle(c, userdata, message)
+            now = time.perf_counter()
+            if not self.count:
+                self.first = now
+            self.count += 1
+            self.last = now
+        client.on_message = on_message
+
+
+def _sink(factory: SinkFactory, setup: Setup, client_id: str, expected: int, conn) -> None:
+    """The sink's process: subscribe, go away, come back on cue and drain; send the figures."""
+    os.sched_setaffinity(0, {setup.core})
+    sink = factory(setup, client_id)
+    arrivals = Arrivals(sink.client)
+    sink.start()
+    conn.send(sink.wait_ready(READY_S))
+    sink.stop()
+    conn.recv()  # the publisher is done
+    cpu_start_s = time.process_time()  # this process, all its threads
+    sink.start()
+    seen, seen_at = 0, time.perf_counter()
+    while arrivals.count < expected and time.perf_counter() - seen_at < IDLE_S:
+        time.sleep(0.01)
+        if arrivals.count != seen:
+            seen, seen_at = arrivals.count, time.perf_counter()
+    cpu_s = time.process_time() - cpu_start_s
+    sink.stop()
+    ended = connect(setup.url, client_id)  # a clean start ends the session: no queue for it later
+    ended.disconnect()
+    ended.loop_stop()
+    span_s = arrivals.last - arrivals.first
+    conn.send({"received": arrivals.count, "span_s": span_s,
+               "per_s": (arrivals.count - 1) / span_s if span_s > 0 else 0.0,
+               "cpu_us_per_msg": cpu_s / max(arrivals.count, 1) * 1e6, **sink.summary()})
+
+
+def receive(conn, process: mp.process.BaseProcess, what: str) -> object:
+    """The next thing ``process`` sends on ``conn``; SystemExit when it dies first."""
+    while not conn.poll(0.5):
+        if not process.is_alive():
+            raise SystemExit(f"{what} failed (exit code {process.exitcode}); see above")
+    return conn.recv()
+
+
+def trial(setup: Setup, name: str, qos: int) -> dict:
+    """One sink draining the messages published at ``qos``."""
+    ctx = mp.get_context("fork")  # the children inherit the park and the messages
+    here, there = ctx.Pipe()
+    client_id = f"bench-{name.split()[0]}-{uuid.uuid4().hex[:6]}"
+    sink = ctx.Process(target=_sink, args=(SINKS[name], setup, client_id, len(setup.messages), there))
+    sink.start()
+    try:
+        if not receive(here, sink, f"sink {name!r}"):
+            raise SystemExit(f"sink {name!r} did not subscribe within {READY_S:g} s")
+        done, said = ctx.Pipe()
+        others = set(os.sched_getaffinity(0)) - {setup.core}
+        publisher = ctx.Process(target=_publisher, args=(setup.url, setup.messages, qos, others, said))
+        publisher.start()
+        publish_s = receive(done, publisher, "the publisher")
+        publisher.join()
+        here.send("go")
+        result = receive(here, sink, f"sink {name!r}")
+    finally:
+        sink.join(IDLE_S)  # it ends once it has sent its figures
+        if sink.is_alive():
+            sink.kill()
+    return {"sink": name, "qos": qos, "publish_s": publish_s, **result}
+
+
+def throughput(setup: Setup, qos_levels: Sequence[int], repeat: int) -> Part:
+    """Every sink at every QoS, ``repeat`` rounds (interleaved); the median rate of each."""
+    part = Part("throughput")
+    trials = []
+    for round_ in range(repeat):
+        for qos in qos_levels:
+            for name in SINKS:
+                found = trial(setup, name, qos)
+                log(f"  round {round_ + 1}/{repeat}, QoS {qos}, {name}: {found['per_s']:,.0f} msg/s "
+                    f"({found['received']:,} received, published in {found['publish_s']:.1f} s)")
+                trials.append(found)
+    n = len(setup.messages)
+    part.raw = {"messages": n, "trials": trials, "median_per_s": {}}
+    part.raw["median_cpu_us_per_msg"] = {}
+    for qos in qos_levels:
+        def median(key: str) -> dict[str, float]:
+            return {name: statistics.median(t[key] for t in trials if t["sink"] == name and t["qos"] == qos)
+                    for name in SINKS}
+        rates, cpu_us = median("per_s"), median("cpu_us_per_msg")
+        part.raw["median_per_s"][qos], part.raw["median_cpu_us_per_msg"][qos] = rates, cpu_us
+        for name, rate in rates.items():
+            part.rows.append((f"QoS {qos} · {name}: msg/s (median of {repeat})", f"{rate:,.0f}"))
+            part.rows.append((f"QoS {qos} · {name}: CPU µs per message, all its threads", f"{cpu_us[name]:.1f}"))
+            if name == BASELINE:
+                continue
+            ratio = rate / rates[BASELINE] if rates[BASELINE] else 0.0
+            cpu_ratio = cpu_us[BASELINE] / cpu_us[name] if cpu_us[name] else 0.0
+            part.rows.append((f"QoS {qos} · {name} / {BASELINE}: msg/s", f"{ratio:.2f}"))
+            part.rows.append((f"QoS {qos} · {name} / {BASELINE}: by CPU time (rate on an idle core)",
+                              f"{cpu_ratio:.2f}"))
+            part.goals.append((f"QoS {qos}: {name} ≥ {RATIO_GOAL:g} × {BASELINE} in msg/s ({ratio:.2f})",
+                               ratio >= RATIO_GOAL))
+    lost = [t for t in trials if t["received"] != n]
+    part.goals.append((f"every sink received all {n:,} messages in every trial",
+                       not lost))
+    bad = [t for t in trials if t.get("rejected")]
+    part.goals.append(("ingest accepted every message (none rejected)" +
+                       (f"; e.g. {bad[0]['a_rejection']}" if bad else ""), not bad))
+    return part
+
+
+def history(days: int, out: Path) -> Part:
+    """The store of ``bench/history.py`` (its ``measure(days, out) -> dict``): size and chart query."""
+    path = ROOT / "bench" / "history.py"
+    if not path.exists():
+        raise SystemExit(f"--history: {path} is not there yet")
+    spec = importlib.util.spec_from_file_location("bench_history", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    figures = module.measure(days, out)
+    part = Part("history", raw=figures)
+    for key, value in figures.items():
+        if not isinstance(value, dict):
+            part.rows.append((f"history: {key}", f"{value:,}" if isinstance(value, (int, float)) else str(value)))
+    size_mb = figures.get("store_mb_per_30_days")
+    chart_ms = max((value for key, value in figures.items() if "chart" in key and key.endswith("ms_max")),
+                   default=None)
+    part.goals += [(f"history: 30 days of the demo park ≤ {STORE_MB_GOAL:,} MB ({size_mb} MB)",
+                    size_mb is not None and size_mb <= STORE_MB_GOAL),
+                   (f"history: a 24 h chart query ≤ {CHART_MS_GOAL:g} ms (slowest {chart_ms} ms)",
+                    chart_ms is not None and chart_ms <= CHART_MS_GOAL)]
+    return part
+
+
+# --- report ------------------------------------------------------------------------------------------
+def environment() -> dict:
+    version = subprocess.run([str(mosquitto_binary()), "-h"], capture_output=True, text=True).stdout
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "paho": paho.mqtt.__version__,
+            "mosquitto": version.split("\n", 1)[0].removeprefix("mosquitto version "), "when": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def report(parts: Sequence[Part]) -> bool:
+    """Print the table and each goal with ✓ or ✗; whether all are met."""
+    print("| measure | value |\n|---|---|")
+    for part in parts:
+        for label, value in part.rows:
+            print(f"| {label} | {value} |")
+    print()
+    goals = [goal for part in parts for goal in part.goals]
+    for label, ok in goals:
+        print(f"{'✓' if ok else '✗'} {label}")
+    return all(ok for _, ok in goals)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=100_000, help="messages per trial")
+    ap.add_argument("--qos", type=int, nargs="+", choices=(0, 1), default=[0, 1], help="QoS levels to publish at")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of trials (the median is reported)")
+    ap.add_argument("--core", type=int, default=max(os.sched_getaffinity(0)),
+                    help="the one core the subscriber under test runs on")
+    ap.add_argument("--scene", type=Path, default=ROOT / "scenes" / "demo", help="the park and its [live] table")
+    ap.add_argument("--seed", type=int, default=2026, help="seed of the messages")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "ingest",
+                    help="broker data and results.json")
+    ap.add_argument("--history", action="store_true", help="also measure the history store (bench/history.py)")
+    ap.add_argument("--days", type=int, default=30, help="--history: days of simulated history")
+    args = ap.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    log(f"loading {args.scene} (built once, then from the compile cache)")
+    park = compile_scene(args.scene)
+    spec = read_scene(scene_file(args.scene)).live
+    messages = demo_messages(park, spec, args.messages, args.seed)
+    log(f"  {len(park):,} nodes; {args.messages:,} messages, {len({t for t, _ in messages}):,} topics, "
+        f"{sum(len(p) for _, p in messages) / len(messages):.0f} bytes each on average")
+    broker_dir = args.out / "broker"
+    for stale in broker_dir.glob("mosquitto.db*"):
+        stale.unlink()  # no sessions left from an earlier run
+    parts = []
+    with BenchBroker(broker_dir) as broker:
+        setup = Setup(park, spec, broker.url, messages, args.core)
+        parts.append(throughput(setup, args.qos, args.repeat))
+    if args.history:
+        parts.append(history(args.days, args.out / "history"))
+    env = environment()
+    print(f"{env['cpu']}, {env['cores']} cores (subscriber on core {args.core}); Python {env['python']}, "
+          f"paho-mqtt {env['paho']}, Mosquitto {env['mosquitto']}; {args.messages:,} messages per trial\n")
+    met = report(parts)
+    print(f"\nbench time {time.perf_counter() - start:.0f} s")
+    results = {"environment": env, "args": {k: str(v) for k, v in vars(args).items()},
+               **{part.name: part.raw for part in parts}}
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    sys.exit(0 if met else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""The live path end to end on the demo park: a real Mosquitto, ``mosquitto_pub`` as the device, the
+REST API and the app in headless Chromium.
+
+Screenshots are kept in ``tests/artifacts/`` (look at them).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from conftest import ROOT, needs_chromium
+from live.broker import Broker
+from live.runtime import Live
+from live.state import Status
+from twin.cache import compile_scene
+from twin.scene import read_scene
+from twin.errors import InputError
+from twin.web.access import LOCAL, audit_path
+from twin.web.server import BackgroundServer
+
+DEMO = ROOT / "scenes" / "demo"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+READY = "[data-twin-viewport][data-state=ready]"
+SENSOR = "TS-B01-1F-A-103"  # a temperature sensor in the hall of building B01
+DETECTOR = "SD-B01-1F-A-101-1"  # a smoke detector in a stair of building B01
+
+needs_clients = pytest.mark.skipif(shutil.which("mosquitto_pub") is None,
+                                   reason="mosquitto_pub not installed (apt-get install mosquitto-clients)")
+
+
+def wait_for(condition: Callable[[], object], timeout_s: float = 10.0, what: str = "condition") -> object:
+    """Poll until ``condition()`` is truthy and return it; fail the test on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not met within {timeout_s} s")
+        time.sleep(0.05)
+
+
+def publish(url: str, topic: str, payload: bytes | str, retain: bool = False, qos: int = 1) -> None:
+    """Publish as a device would: with the ``mosquitto_pub`` command (payload on stdin)."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    data = payload.encode() if isinstance(payload, str) else payload
+    subprocess.run(["mosquitto_pub", "-h", host, "-p", port, "-t", topic, "-q", str(qos), "-s",
+                    *(["-r"] if retain else [])], input=data, check=True, timeout=10)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def post_json(url: str, body: dict | None = None) -> tuple[int, object]:
+    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return compile_scene(DEMO)
+
+
+@pytest.fixture(scope="module")
+def live(demo, mosquitto, twin_home, tmp_path_factory):
+    spec = read_scene(DEMO).live
+    with Live(demo, spec, broker_url=mosquitto.url, folder=tmp_path_factory.mktemp("live")) as running:
+        assert running.ingest.wait_ready(10)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(demo, live):
+    with BackgroundServer(demo, live=live) as running:
+        yield running
+
+
+def state_of(server, node_id: str) -> dict:
+    return get_json(f"{server.url}/api/state/{urllib.parse.quote(node_id, safe='')}")
+
+
+# --- REST: state, devices, alarms ------------------------------------------------------------------
+@needs_clients
+def test_a_published_value_reaches_the_state_api(server, live):
+    publish(live.url, f"park/{SENSOR}/telemetry", json.dumps({"ts": now_iso(), "temperature": 23.5}))
+    metrics = wait_for(lambda: state_of(server, f"dev:{SENSOR}")["metrics"].get("temperature"),
+                       what="temperature in /api/state")
+    assert metrics["value"] == 23.5 and metrics["ts"].startswith(now_iso()[:10])
+    assert state_of(server, f"dev:{SENSOR}")["status"] == "normal"
+    devices = {d["id"]: d for d in get_json(f"{server.url}/api/devices")}
+    assert len(devices) == len(live.park.of_kind("device"))
+    sensor = devices[f"dev:{SENSOR}"]
+    assert sensor["code"] == SENSOR and sensor["type"] == "temperature_sensor"
+    assert f"park/{SENSOR}/telemetry" in sensor["topics"] and f"park/{SENSOR}/status" in sensor["topics"]
+    assert {"name": "temperature", "unit": "°C", "kind": "number"} in sensor["metrics"]
+
+
+@needs_clients
+def test_a_smoke_alarm_is_listed_rolled_up_and_acknowledged(server, live):
+    publish(live.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": True}))
+    alarms = wait_for(lambda: [a for a in get_json(f"{server.url}/api/alarms?active=1")
+                               if a["node"] == f"dev:{DETECTOR}"], what="smoke alarm in /api/alarms")
+    alarm = alarms[0]
+    assert alarm["severity"] == "critical" and alarm["rule"] == "smoke" and alarm["acked_by"] is None
+    building = live.park.ancestor(f"dev:{DETECTOR}", "building").id
+    assert state_of(server, building)["status"] == "alarm", "the building rolls the alarm up"
+
+    status, acked = post_json(f"{server.url}/api/alarms/{alarm['id']}/ack")
+    assert status == 200 and acked["acked_by"] == "local" and acked["acked_at"]
+    records = [json.loads(line) for line in audit_path().read_text(encoding="utf-8").splitlines()]
+    assert {"action": "alarm.ack", "target": f"alarm/{alarm['id']}", "outcome": "allowed"}.items() <= records[-1].items()
+    status, missing = post_json(f"{server.url}/api/alarms/999999/ack")
+    assert status == 404 and "999999" in missing["error"]
+
+    publish(live.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": False}))
+    wait_for(lambda: state_of(server, building)["status"] != "alarm", what="the building back from alarm")
+    assert not [a for a in get_json(f"{server.url}/api/alarms?active=1") if a["node"] == f"dev:{DETECTOR}"]
+
+
+@needs_clients
+def test_garbage_is_counted_and_the_park_keeps_updating(server, live):
+    topic = f"park/{SENSOR}/telemetry"
+    garbage = [b"not json", b'{"temperature": NaN}', b'{"temperature": "hot"}', b"\xff\xfe\x00",
+               b'{"temperature": 1e999}', b'{"ts": "yesterday", "temperature": 20}', b"[1, 2, 3]",
+               b'{"temperature": ' + b"1" * (1024 * 1024) + b"}"]
+    for payload in garbage:
+        publish(live.url, topic, payload)
+    publish(live.url, "park/NO-SUCH-DEVICE/telemetry", json.dumps({"temperature": 20}))
+    publish(live.url, topic, json.dumps({"ts": now_iso(), "temperature": 24.25}))
+    wait_for(lambda: state_of(server, f"dev:{SENSOR}")["metrics"]["temperature"]["value"] == 24.25,
+             what="a good value after the garbage")
+    topics = get_json(f"{server.url}/api/diagnostics")["topics"]
+    assert topics[topic]["rejected"] >= len(garbage)
+    assert topic in topics[topic]["last_rejection"]
+    assert "unknown device" in topics["park/NO-SUCH-DEVICE/telemetry"]["last_rejection"]
+
+
+# --- the app in the browser -------------------------------------------------------------------------
+@needs_chromium
+@needs_clients
+@pytest.mark.browser
+def test_an_alarm_blinks_leads_the_camera_and_is_acknowledged_in_the_app(browser, server, live):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    foreign: list[str] = []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith((server.url, "data:", "blob:"))
+               else (foreign.append(r.request.url), r.abort()))
+    page.goto(f"{server.url}/?lang=en")
+    page.wait_for_selector(READY, state="attached", timeout=180_000)
+    page.wait_for_timeout(1000)
+    publish(live.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": True}))
+    page.locator(".twin-alarms .tabulator-row").first.wait_for(timeout=15_000)
+    row = page.locator(".twin-alarms .tabulator-row").first
+    assert "Smoke detected" in row.inner_text() and "Critical" in row.inner_text()
+    pin = page.locator("[data-twin-pin]")
+    pin.wait_for(state="attached", timeout=15_000)
+    page.wait_for_function("el => el.dataset.flying !== '1'",
+                           arg=page.locator("[data-twin-viewport]").element_handle(), timeout=20_000)
+    page.locator(".twin-status[data-status=alarm]").wait_for(timeout=10_000)
+    page.locator(".twin-cameras h4").wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live_alarm.png"))
+
+    row.click()
+    page.locator(".twin-ack button").click()
+    wait_for(lambda: "local" in page.locator(".twin-alarms .tabulator-row").first.inner_text(),
+             what="the row says who acknowledged it")
+    acked = [a for a in live.alarms.list(active=True) if a.node == f"dev:{DETECTOR}"]
+    assert acked and acked[0].acked_by == "local"
+    publish(live.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": False}))
+    wait_for(lambda: live.state.status(f"dev:{DETECTOR}") == Status.NORMAL, what="detector back to normal")
+    page.close()
+    assert not foreign, f"requests off the host: {foreign[:5]}"
+
+
+# --- faults: the broker going away, retained state, the persistent session ---------------------------
+@needs_clients
+def test_broker_restart_retention_and_no_alarm_lost_in_the_gap(demo, tmp_path):
+    spec = read_scene(DEMO).live
+    with Broker(tmp_path / "broker") as broker:
+        publish(broker.url, f"park/{SENSOR}/status", "online", retain=True)
+        first = Live(demo, spec, broker_url=broker.url, folder=tmp_path / "live").start()
+        wait_for(lambda: first.state.online(f"dev:{SENSOR}"), what="retained online status")
+
+        broker.restart()
+        started = time.monotonic()
+        wait_for(lambda: first.ingest.ready, timeout_s=10, what="reconnected and resubscribed")
+        assert time.monotonic() - started < 5
+        publish(broker.url, f"park/{SENSOR}/telemetry", json.dumps({"ts": now_iso(), "temperature": 21.0}))
+        wait_for(lambda: first.state.value(f"dev:{SENSOR}", "temperature") == 21.0, what="a value after restart")
+        first.stop()
+
+        publish(broker.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": True}), qos=1)
+        broker.restart()  # the queued message survives in the broker's persistence too
+        second = Live(demo, spec, broker_url=broker.url, folder=tmp_path / "live").start()
+        try:
+            wait_for(lambda: second.state.online(f"dev:{SENSOR}") and second.state.online(f"dev:{SENSOR}")[0],
+                     what="online again from the retained message")
+            wait_for(lambda: [a for a in second.alarms.list(active=True) if a.node == f"dev:{DETECTOR}"],
+                     what="the alarm published while twin was away")
+        finally:
+            second.stop()
+
+
+# --- the default path: private broker, simulator, commands ----------------------------------------
+def test_the_default_path_breathes_and_takes_commands(demo, twin_home, tmp_path):
+    """``twin serve`` with no broker: a private Mosquitto and the simulator drive every device."""
+    scene = read_scene(DEMO)
+    devices = [node.id for node in demo.of_kind("device")]
+    with Live(demo, scene.live, simulated=scene, folder=tmp_path / "live") as running:
+        assert running.broker is not None and running.broker.running
+        heard = wait_for(lambda: (n := sum(bool(running.state.metrics(d)) for d in devices)) > 0.9 * len(devices)
+                         and n, timeout_s=30, what="nine devices in ten heard from")
+        assert heard > 0.9 * len(devices)
+        room = demo.ancestor(f"dev:{SENSOR}", "space").id
+        assert running.state.status(room) != Status.UNKNOWN, "rooms roll their sensors up"
+
+        light = next(d for d in devices if d.startswith("dev:SL-"))
+        result = running.commander.send(light, "off", LOCAL)
+        assert result.ok and not result.timed_out and result.answered_at is not None, result
+        wait_for(lambda: running.state.value(light, "on") is False, what="the light reports itself off")
+        with pytest.raises(InputError, match="explode"):
+            running.commander.send(light, "explode", LOCAL)
+    assert not running.broker.running

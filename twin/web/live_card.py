@@ -1,0 +1,196 @@
+"""The live half of the info card: a node's status and latest values, a 24 h chart from the history
+store, the cameras that see it (with their pictures) and, for devices that take them, commands."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+import threading
+from datetime import datetime, timedelta
+from html import escape
+
+import panel as pn
+from bokeh.models import ColumnDataSource, DatetimeTickFormatter, Range1d
+from bokeh.plotting import figure
+
+from live.runtime import Live
+from live.state import NodeChange, device_type
+from twin.cameras import cameras_seeing_node
+from twin.park import Park
+from twin.web.access import check, current_principal
+from twin.web.messages import t
+
+CHART_HOURS = 24
+CHART_POINTS = 300
+MAX_CAMERAS = 4
+STATUS_CSS = {"alarm": "#e53935", "warning": "#ffc107", "offline": "#8a8a99", "stale": "#9e9e9e",
+              "normal": "#43a047", "unknown": "#9e9e9e"}
+
+
+def value_text(value: float | bool | str, unit: str) -> str:
+    if isinstance(value, bool):
+        return "✔" if value else "✘"
+    if isinstance(value, float):
+        return f"{value:.4g} {unit}".strip()
+    return f"{value} {unit}".strip()
+
+
+def local_naive(ts: datetime) -> datetime:
+    """A time as the server's local wall-clock time without a zone (what a Bokeh datetime axis draws)."""
+    return ts.astimezone().replace(tzinfo=None)
+
+
+def snapshot_url(park: Park, camera_id: str) -> str | None:
+    """The camera's picture: its registry ``snapshot_url`` (or ``stream_url``)."""
+    device = park.get(camera_id).properties.get("device", {})
+    return device.get("snapshot_url") or device.get("stream_url")
+
+
+class LiveCard:
+    """Status, values, chart, cameras and commands of the node the card shows."""
+
+    def __init__(self, live: Live, lang: str = "zh"):
+        self.live, self.park, self.lang = live, live.park, lang
+        self.node_id = ""
+        self.values = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-live"])
+        self.metric = pn.widgets.Select(options=[], visible=False, sizing_mode="stretch_width")
+        self.source = ColumnDataSource({"t": [], "v": []})
+        self.chart = pn.pane.Bokeh(self._figure(), visible=False, sizing_mode="stretch_width")
+        self.cameras = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-cameras"])
+        self.commands = pn.Row(sizing_mode="stretch_width")
+        self.command_note = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-command-note"])
+        self.metric.param.watch(lambda _e: self.draw_chart(), "value")
+
+    def _figure(self):
+        fig = figure(height=170, sizing_mode="stretch_width", x_axis_type="datetime", toolbar_location=None,
+                     x_range=Range1d(), y_range=Range1d(),
+                     background_fill_color="#1e1e24", border_fill_color="#1e1e24")
+        fig.step("t", "v", source=self.source, mode="after", line_width=2, color="#4fc3f7")
+        fig.xaxis.formatter = DatetimeTickFormatter(hours="%H:%M", days="%m-%d")
+        for axis in (fig.xaxis, fig.yaxis):
+            axis.major_label_text_color = "#cccccc"
+        fig.grid.grid_line_alpha = 0.2
+        fig.title.text_color = "#cccccc"
+        return fig
+
+    def panel(self) -> pn.viewable.Viewable:
+        return pn.Column(self.values, self.metric, self.chart, self.commands, self.command_note, self.cameras,
+                         sizing_mode="stretch_width")
+
+    # --- what the card shows ---------------------------------------------------------------------
+    def show(self, node_id: str, cameras: bool = False) -> None:
+        """Show ``node_id`` (empty: nothing); ``cameras`` lists the cameras that see it."""
+        self.node_id = node_id
+        numeric = [m for m, (v, _ts) in self.live.state.metrics(node_id).items()
+                   if not isinstance(v, str)] if node_id else []
+        with pn.io.hold():
+            self.values.object = self.values_html()
+            self.metric.options = numeric
+            self.metric.visible = len(numeric) > 1
+            if numeric and self.metric.value not in numeric:
+                self.metric.value = numeric[0]
+            self.draw_chart()
+            self.cameras.object = self.cameras_html(node_id) if node_id and (
+                cameras or self._is_camera(node_id)) else ""
+            self.commands[:] = self.command_buttons(node_id)
+            self.command_note.object = ""
+
+    def refresh(self, changes: Mapping[str, NodeChange]) -> None:
+        """Redraw the values when the shown node changed (the session's periodic pull calls this)."""
+        if self.node_id and self.node_id in changes:
+            self.values.object = self.values_html()
+
+    def values_html(self) -> str:
+        if not self.node_id:
+            return ""
+        lang, state = self.lang, self.live.state
+        status = str(state.status(self.node_id))
+        rows = [f"<tr><th>{escape(t('status', lang))}</th><td><span class='twin-status' data-status='{status}' "
+                f"style='color:{STATUS_CSS[status]};font-weight:bold'>{escape(t(f'status.{status}', lang))}"
+                "</span></td><td></td></tr>"]
+        kind = device_type(self.park.get(self.node_id)) or ""
+        for metric, (value, ts) in sorted(state.metrics(self.node_id).items()):
+            spec = self.live.spec.metric(kind, metric)
+            rows.append(f"<tr data-metric='{escape(metric)}'><th>{escape(metric)}</th>"
+                        f"<td class='twin-value'>{escape(value_text(value, spec.unit if spec else ''))}</td>"
+                        f"<td style='color:#999'>{ts.astimezone():%m-%d %H:%M:%S}</td></tr>")
+        note = "" if len(rows) > 1 else f"<p>{escape(t('live.none', lang))}</p>"
+        return (f"<h4>{escape(t('live.values', lang))}</h4><table class='twin-live-values'>{''.join(rows)}</table>"
+                f"{note}")
+
+    def draw_chart(self) -> None:
+        metric = self.metric.value
+        if not self.node_id or not metric:
+            self.chart.visible = False
+            return
+        end = self.live.clock.now()
+        points = self.live.history.series(self.node_id, metric, end - timedelta(hours=CHART_HOURS), end,
+                                          max_points=CHART_POINTS)
+        start = end - timedelta(hours=CHART_HOURS)
+        times = [local_naive(max(ts, start)) for ts, _v in points]  # the card's times are local too
+        values = [float(v) for _ts, v in points]
+        if points:
+            times.append(local_naive(end))
+            values.append(values[-1])
+        low, high = (min(values), max(values)) if values else (0.0, 1.0)
+        pad = (high - low) * 0.1 or max(abs(high) * 0.1, 0.5)
+        fig = self.chart.object
+        fig.x_range.start, fig.x_range.end = local_naive(start), local_naive(end)
+        fig.y_range.start, fig.y_range.end = low - pad, high + pad
+        self.source.data = {"t": times, "v": values}
+        self.chart.object.title.text = f"{metric} · {t('live.chart', self.lang)}"
+        self.chart.visible = bool(points)
+
+    # --- cameras ---------------------------------------------------------------------------------
+    def _is_camera(self, node_id: str) -> bool:
+        return device_type(self.park.get(node_id)) == "camera"
+
+    def cameras_html(self, node_id: str) -> str:
+        lang = self.lang
+        if self._is_camera(node_id):
+            sights = [(node_id, None)]
+        else:
+            sights = [(s.camera_id, s.distance_m) for s in cameras_seeing_node(self.park, node_id)[:MAX_CAMERAS]]
+        if not sights:
+            return f"<h4>{escape(t('camera.title', lang))}</h4><p class='twin-no-camera'>{escape(t('camera.none', lang))}</p>"
+        items = []
+        stamp = int(self.live.clock.now().timestamp())
+        for camera_id, distance_m in sights:
+            camera = self.park.get(camera_id)
+            url = snapshot_url(self.park, camera_id)
+            picture = (f"<a href='{escape(url)}' target='_blank'><img src='{escape(url)}?t={stamp}' "
+                       f"alt='{escape(t('camera.snapshot', lang))}' style='width:100%;border-radius:4px'></a>"
+                       if url else "")
+            distance = f" · {t('camera.distance', lang).format(m=f'{distance_m:.0f}')}" if distance_m is not None else ""
+            items.append(f"<div class='twin-camera' data-camera-id='{escape(camera_id)}'>"
+                         f"<div>{escape(camera.name or camera_id)}{escape(distance)}</div>{picture}</div>")
+        return f"<h4>{escape(t('camera.title', lang))}</h4>{''.join(items)}"
+
+    # --- commands --------------------------------------------------------------------------------
+    def command_buttons(self, node_id: str) -> list[pn.widgets.Button]:
+        kind = device_type(self.park.get(node_id)) if node_id else None
+        spec = self.live.spec.device_types.get(kind or "")
+        if spec is None or spec.commands is None or self.live.commander is None:
+            return []
+        buttons = []
+        for action in spec.commands.actions:
+            button = pn.widgets.Button(label=t(f"command.{action}", self.lang), variant="outline",
+                                       css_classes=["twin-command"])
+            button.on_click(lambda _e, action=action: self.command(action))
+            buttons.append(button)
+        return buttons
+
+    def command(self, action: str) -> None:
+        """Send a command through the access layer; the note says when the device confirmed it."""
+        node_id, lang = self.node_id, self.lang
+        principal = current_principal()
+        check(principal, "device.command", node_id)
+        self.command_note.object = escape(t("command.sent", lang).format(action=action))
+        label = t(f"command.{action}", lang)
+        doc = pn.state.curdoc
+
+        def send() -> None:
+            result = self.live.commander.send(node_id, action, principal)
+            key = "command.ok" if result.ok else "command.timeout" if result.timed_out else "command.failed"
+            text = escape(t(key, lang).format(action=label, detail=result.detail or ""))
+            doc.add_next_tick_callback(lambda: setattr(self.command_note, "object", text))
+
+        threading.Thread(target=send, name="twin-command", daemon=True).start()
