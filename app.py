@@ -109,10 +109,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
         scales = {name: m.scale for kind in live.spec.device_types.values() for name, m in kind.metrics.items()
                   if m.scale is not None}
         live_view = LiveView(live.state, viewport, listeners=[live_card.refresh], scales=scales)
-        shade = pn.widgets.Select(label=t("live.shade", lang), options={t("live.shade_none", lang): "", **{
-            name: name for name in sorted(scales)}}, value="", sizing_mode="stretch_width", css_classes=["twin-shade"])
-        shade.param.watch(lambda event: live_view.shade_rooms(event.new or None), "value")
-        side.append(shade)
+        side.append(live_view.shade_panel(lang))
         centre.append(pn.Card(alarms.panel(), title=t("alarm.title", lang), sizing_mode="stretch_width",
                               css_classes=["twin-alarm-card"], stylesheets=[LARGE_SCREEN_CSS]))
         header.insert(len(header) - 1, pn.pane.HTML(

@@ -146,6 +146,10 @@ def _reject_constant(name: str) -> float:
     raise _NotFinite(name)
 
 
+#: One decoder for every payload (``json.loads`` with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _decode(topic: str, payload: bytes) -> object:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Rejected(f"{topic}: payload too large ({len(payload)} bytes, limit {MAX_PAYLOAD_BYTES})")
@@ -154,7 +158,7 @@ def _decode(topic: str, payload: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise Rejected(f"{topic}: payload is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except _NotFinite as exc:
         raise Rejected(f"{topic}: {exc} is not a finite number") from None
     except ValueError as exc:
@@ -162,6 +166,8 @@ def _decode(topic: str, payload: bytes) -> object:
 
 
 def _value(topic: str, path: str, raw: object) -> Value:
+    if type(raw) is float and math.isfinite(raw):  # the usual case first
+        return raw
     if isinstance(raw, (bool, str)):
         return raw
     if isinstance(raw, (int, float)):
@@ -191,6 +197,15 @@ def _timestamp(topic: str, raw: object, received: datetime) -> datetime:
 KIND_TYPES: dict[str, tuple[type, ...]] = {"number": (float,), "boolean": (bool,), "text": (str,)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """One bound metric as :meth:`Binding.parse` looks it up: under a top-level key of the payload."""
+    metric: str
+    rest: tuple[str, ...]  # the keys below the top-level one (``data.t`` → ``("t",)``)
+    path: str  # as written, for messages
+    kind: str | None
+
+
 @dataclass(frozen=True)
 class Binding:
     """Telemetry on ``topic`` for ``node``: metric name → JSON path (``"$"`` for a bare value).
@@ -201,7 +216,8 @@ class Binding:
     units: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     template: TopicTemplate = field(init=False, repr=False, compare=False)
-    _paths: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _bare: _Bound | None = field(init=False, repr=False, compare=False)  # the one metric of path "$"
+    _by_key: dict[str, list[_Bound]] = field(init=False, repr=False, compare=False)  # top-level key → metrics
 
     def __post_init__(self) -> None:
         if not self.metrics:
@@ -216,36 +232,44 @@ class Binding:
         paths = {metric: _compile_path(metric, path) for metric, path in self.metrics.items()}
         if () in paths.values() and len(paths) > 1:
             raise InputError(f"binding {self.topic!r}: a bare-value path '$' binds exactly one metric")
-        object.__setattr__(self, "_paths", paths)
+        bare, by_key = None, {}
+        for metric, keys in paths.items():
+            bound = _Bound(metric, keys[1:], self.metrics[metric], self.kinds.get(metric))
+            if keys:
+                by_key.setdefault(keys[0], []).append(bound)
+            else:
+                bare = bound
+        object.__setattr__(self, "_bare", bare)
+        object.__setattr__(self, "_by_key", by_key)
         object.__setattr__(self, "template", TopicTemplate(self.topic, self.node))
 
     def parse(self, topic: str, payload: bytes, received: datetime) -> tuple[dict[str, Value], datetime]:
         """The metric values and timestamp of a payload (``received`` when it carries no ts)."""
         data = _decode(topic, payload)
-        bare = () in self._paths.values()
-        if bare != (not isinstance(data, dict)):
-            wanted = "a bare value" if bare else "a JSON object"
+        bare = self._bare
+        if (bare is not None) == isinstance(data, dict):
+            wanted = "a bare value" if bare is not None else "a JSON object"
             raise Rejected(f"{topic}: payload must be {wanted}, not {type(data).__name__}")
-        if bare:
-            return {metric: self._typed(topic, metric, "payload", data) for metric in self._paths}, received
+        if bare is not None:
+            return {bare.metric: _typed(topic, bare, "payload", data)}, received
         values = {}
-        for metric, keys in self._paths.items():
-            raw = data
-            for key in keys:
-                raw = raw.get(key, _MISSING) if isinstance(raw, dict) else _MISSING
-            if raw is not _MISSING:
-                values[metric] = self._typed(topic, metric, self.metrics[metric], raw)
+        for key, top in data.items():  # a payload names a few metrics; a binding may have many
+            for bound in self._by_key.get(key, ()):
+                raw = top
+                for below in bound.rest:
+                    raw = raw.get(below, _MISSING) if isinstance(raw, dict) else _MISSING
+                if raw is not _MISSING:
+                    values[bound.metric] = _typed(topic, bound, bound.path, raw)
         if not values:
             raise Rejected(f"{topic}: no bound metric in payload (paths {', '.join(self.metrics.values())})")
         return values, _timestamp(topic, data.get("ts", _MISSING), received)
 
 
-    def _typed(self, topic: str, metric: str, path: str, raw: object) -> Value:
-        value = _value(topic, path, raw)
-        kind = self.kinds.get(metric)
-        if kind is not None and type(value) not in KIND_TYPES[kind]:
-            raise Rejected(f"{topic}: {path} must be a {kind}, not {type(raw).__name__} {str(raw)[:20]!r}")
-        return value
+def _typed(topic: str, bound: _Bound, path: str, raw: object) -> Value:
+    value = _value(topic, path, raw)
+    if bound.kind is not None and type(value) not in KIND_TYPES[bound.kind]:
+        raise Rejected(f"{topic}: {path} must be a {bound.kind}, not {type(raw).__name__} {str(raw)[:20]!r}")
+    return value
 
 
 @dataclass(frozen=True)

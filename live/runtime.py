@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  #: how often stale devices expire and duration rules are checked
 READY_TIMEOUT_S = 10.0
-EVENTS_PER_HOUR = 2.0  #: the demo's simulated alarms and drop-outs per simulated hour
+EVENTS_PER_HOUR = 6.0  #: the demo's simulated alarms and drop-outs per simulated hour
 
 
 def gateway_devices(park: Park) -> dict[str, list[str]]:

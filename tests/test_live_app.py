@@ -5,6 +5,7 @@ Screenshots are kept in ``tests/artifacts/`` (look at them).
 """
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, needs_chromium
@@ -23,7 +25,10 @@ from twin.cache import compile_scene
 from twin.scene import read_scene
 from twin.errors import InputError
 from twin.web.access import LOCAL, audit_path
+from twin.web.deltas import node_index
+from twin.web.live_view import LiveView, ramp_rgb, rooms_of_devices
 from twin.web.server import BackgroundServer
+from twin.web.viewport import Viewport, manifest
 
 DEMO = ROOT / "scenes" / "demo"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -240,3 +245,54 @@ def test_the_default_path_breathes_and_takes_commands(demo, twin_home, tmp_path)
         with pytest.raises(InputError, match="explode"):
             running.commander.send(light, "explode", LOCAL)
     assert not running.broker.running
+
+
+# --- rooms shaded by a metric ----------------------------------------------------------------------
+def cells(parts: str) -> set[tuple[int, int]]:
+    """(batch, index) pairs of a style message's ``parts``."""
+    flat, found, at = np.frombuffer(base64.b64decode(parts), "<i4").tolist(), set(), 0
+    while at < len(flat):
+        batch, count = flat[at], flat[at + 1]
+        found |= {(batch, i) for i in flat[at + 2:at + 2 + count]}
+        at += 2 + count
+    return found
+
+
+class RecordingViewport(Viewport):
+    """The real viewport component, keeping the messages it would send to the browser."""
+
+    def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+
+def test_rooms_shade_by_their_sensors_and_alarms_show_over_the_shade(demo, tmp_path):
+    spec = read_scene(DEMO).live
+    live = Live(demo, spec, broker_url="mqtt://127.0.0.1:1", folder=tmp_path / "live")  # not started
+    viewport = RecordingViewport(node_index(demo), batches=manifest(demo.batches))
+    viewport.sent = []
+    view = LiveView(live.state, viewport, scales={"temperature": (16.0, 32.0)})
+    sensor, room = f"dev:{SENSOR}", demo.ancestor(f"dev:{SENSOR}", "space").id
+    assert rooms_of_devices(demo)[sensor] == room
+    assert ramp_rgb(0) == (33, 102, 172) and ramp_rgb(1) == (229, 57, 53) and ramp_rgb(-5) == ramp_rgb(0)
+
+    live.state.update(sensor, "temperature", 32.0, datetime.now(UTC))
+    view.shade_rooms("temperature")
+    view.pull()
+    index = node_index(demo)
+    room_cells = cells(index.parts([room]))
+    hot = [m for m in viewport.sent if m.get("rgb") == [229, 57, 53] and not m.get("blink")]
+    assert hot and room_cells <= cells(hot[-1]["parts"]), "the room is as red as its scale's top"
+
+    viewport.sent.clear()
+    live.state.set_status(sensor, "warning")
+    view.pull()
+    amber = [m for m in viewport.sent if m.get("rgb") == [255, 193, 7]]
+    assert any(room_cells <= cells(m["parts"]) for m in amber), "a warning shows over the shade"
+
+    viewport.sent.clear()
+    live.state.set_status(sensor, "normal")
+    live.state.update(sensor, "temperature", 16.0, datetime.now(UTC))
+    view.pull()
+    assert [m for m in viewport.sent if m.get("rgb") == [33, 102, 172] and room_cells <= cells(m["parts"])]
+    with pytest.raises(ValueError, match="co2"):
+        view.shade_rooms("co2")

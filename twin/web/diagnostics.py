@@ -13,6 +13,13 @@ from twin.web.access import guarded
 from twin.web.messages import t
 
 REFRESH_MS = 2000
+TABLE_CSS = """
+table.twin-diagnostics { border-collapse: collapse; font-size: 13px; }
+.twin-diagnostics th, .twin-diagnostics td { padding: 3px 10px; text-align: left; border-bottom: 1px solid #333; }
+.twin-diagnostics td:nth-child(2), .twin-diagnostics td:nth-child(3), .twin-diagnostics td:nth-child(4)
+  { text-align: right; font-variant-numeric: tabular-nums; }
+.twin-rejecting td { color: #ff8a80; }
+"""
 MAX_TOPICS_SHOWN = 300
 
 
@@ -35,7 +42,7 @@ class Diagnostics:
     def __init__(self, live: Live, lang: str = "zh"):
         self.live, self.lang = live, lang
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-diag-summary"])
-        self.table = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self._last = (time.monotonic(), 0)
         self.refresh()
 
@@ -59,6 +66,7 @@ class Diagnostics:
         self.table.object = topics_table(topics, self.lang)
 
     def panel(self) -> pn.viewable.Viewable:
+        pn.config.theme = "dark"
         pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
         return pn.Column(pn.pane.HTML(f"<h2>{escape(t('diag.title', self.lang))}</h2>"), self.summary, self.table,
                          sizing_mode="stretch_both", scroll=True)

@@ -53,7 +53,8 @@ class LiveCard:
         self.values = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-live"])
         self.metric = pn.widgets.Select(options=[], visible=False, sizing_mode="stretch_width")
         self.source = ColumnDataSource({"t": [], "v": []})
-        self.chart = pn.pane.Bokeh(self._figure(), visible=False, sizing_mode="stretch_width")
+        self.chart = pn.pane.Bokeh(self._figure(), sizing_mode="stretch_width")
+        self.chart_box = pn.Column(self.chart, visible=False, sizing_mode="stretch_width")
         self.cameras = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-cameras"])
         self.commands = pn.Row(sizing_mode="stretch_width")
         self.command_note = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-command-note"])
@@ -72,7 +73,7 @@ class LiveCard:
         return fig
 
     def panel(self) -> pn.viewable.Viewable:
-        return pn.Column(self.values, self.metric, self.chart, self.commands, self.command_note, self.cameras,
+        return pn.Column(self.values, self.metric, self.chart_box, self.commands, self.command_note, self.cameras,
                          sizing_mode="stretch_width")
 
     # --- what the card shows ---------------------------------------------------------------------
@@ -94,9 +95,21 @@ class LiveCard:
             self.command_note.object = ""
 
     def refresh(self, changes: Mapping[str, NodeChange]) -> None:
-        """Redraw the values when the shown node changed (the session's periodic pull calls this)."""
-        if self.node_id and self.node_id in changes:
-            self.values.object = self.values_html()
+        """Redraw the values when the shown node changed, and extend its chart (the session's
+        periodic pull calls this)."""
+        change = changes.get(self.node_id) if self.node_id else None
+        if change is None:
+            return
+        self.values.object = self.values_html()
+        new = change.metrics.get(self.metric.value)
+        if new is not None and self.chart_box.visible and not isinstance(new[0], str):
+            ts = local_naive(new[1])
+            data = self.source.data
+            if data["t"] and ts >= data["t"][-2 if len(data["t"]) > 1 else -1]:
+                # the last point is "now" holding the previous value: move it, then add the new one
+                self.source.patch({"t": [(len(data["t"]) - 1, ts)]})
+                self.source.stream({"t": [ts], "v": [float(new[0])]})
+                self.chart.object.x_range.end = ts
 
     def values_html(self) -> str:
         if not self.node_id:
@@ -119,7 +132,7 @@ class LiveCard:
     def draw_chart(self) -> None:
         metric = self.metric.value
         if not self.node_id or not metric:
-            self.chart.visible = False
+            self.chart_box.visible = False
             return
         end = self.live.clock.now()
         points = self.live.history.series(self.node_id, metric, end - timedelta(hours=CHART_HOURS), end,
@@ -137,7 +150,7 @@ class LiveCard:
         fig.y_range.start, fig.y_range.end = low - pad, high + pad
         self.source.data = {"t": times, "v": values}
         self.chart.object.title.text = f"{metric} · {t('live.chart', self.lang)}"
-        self.chart.visible = bool(points)
+        self.chart_box.visible = bool(points)
 
     # --- cameras ---------------------------------------------------------------------------------
     def _is_camera(self, node_id: str) -> bool:

@@ -10,9 +10,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
+import panel as pn
 
 from live.state import NodeChange, State, Status
 from twin.park import Park
+from twin.web.messages import t
 from twin.web.viewport import Viewport
 
 PULL_PERIOD_MS = 100
@@ -25,6 +27,7 @@ STATUS_RGB: dict[Status, tuple[int, int, int] | None] = {
 UNCOLOURED = frozenset({"park", "site"})
 
 
+SHADE_OPACITY = 0.6  #: a shaded room is filled enough to read its colour (rooms are faint glass otherwise)
 SHADES = 16  #: steps of a colour scale: rooms of one step share one style message
 #: The scale from low to high: blue, cyan, green, yellow, red.
 RAMP = np.array([(33, 102, 172), (67, 195, 247), (67, 160, 71), (253, 216, 53), (229, 57, 53)], float)
@@ -37,6 +40,14 @@ def ramp_rgb(fraction: float) -> tuple[int, int, int]:
     low = int(min(at, len(RAMP) - 2))
     rgb = RAMP[low] + (RAMP[low + 1] - RAMP[low]) * (at - low)
     return tuple(int(round(v)) for v in rgb)
+
+
+def legend_html(low: float, high: float) -> str:
+    """The ramp as a bar from ``low`` to ``high``."""
+    stops = ", ".join(f"rgb{ramp_rgb(i / 4)}" for i in range(5))
+    return (f"<div style='height:10px;border-radius:3px;background:linear-gradient(to right, {stops})'></div>"
+            f"<div style='display:flex;justify-content:space-between;font-size:12px'>"
+            f"<span>{low:g}</span><span>{(low + high) / 2:g}</span><span>{high:g}</span></div>")
 
 
 def rooms_of_devices(park: Park) -> dict[str, str]:
@@ -100,6 +111,20 @@ class LiveView:
         self.metric = metric
         self._paint({room: self.state.status(room) for room in self._sensors if room in self.viewport.index})
 
+    def shade_panel(self, lang: str = "zh") -> pn.viewable.Viewable:
+        """A choice of metric to shade rooms by, and the legend of its scale."""
+        choice = pn.widgets.Select(label=t("live.shade", lang), value="", sizing_mode="stretch_width",
+                                   options={t("live.shade_none", lang): "", **{m: m for m in sorted(self.scales)}},
+                                   css_classes=["twin-shade"])
+        legend = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-shade-legend"])
+
+        def chosen(event) -> None:
+            self.shade_rooms(event.new or None)
+            legend.object = legend_html(*self.scales[event.new]) if event.new else ""
+
+        choice.param.watch(chosen, "value")
+        return pn.Column(choice, legend, sizing_mode="stretch_width")
+
     def _shade(self, room: str) -> tuple[int, int, int] | None:
         values = [v for device in self._sensors.get(room, ())
                   if isinstance(v := self.state.value(device, self.metric), (int, float)) and not isinstance(v, bool)]
@@ -109,14 +134,15 @@ class LiveView:
         return ramp_rgb((sum(values) / len(values) - low) / (high - low))
 
     def _paint(self, statuses: Mapping[str, Status]) -> None:
-        looks: dict[tuple[tuple[int, int, int] | None, bool], list[str]] = defaultdict(list)
+        looks: dict[tuple[tuple[int, int, int] | None, float | None, bool], list[str]] = defaultdict(list)
         for node_id, status in statuses.items():
-            rgb = STATUS_RGB[status]
+            rgb, opacity = STATUS_RGB[status], None
             if rgb is None and self.metric is not None and node_id in self._sensors:
                 rgb = self._shade(node_id)
-            looks[rgb, status == Status.ALARM].append(node_id)
-        for (rgb, blink), node_ids in looks.items():
+                opacity = SHADE_OPACITY if rgb is not None else None
+            looks[rgb, opacity, status == Status.ALARM].append(node_id)
+        for (rgb, opacity, blink), node_ids in looks.items():
             if rgb is None:
                 self.viewport.reset_style(node_ids)
             else:
-                self.viewport.style(node_ids, rgb=rgb, blink=blink)
+                self.viewport.style(node_ids, rgb=rgb, opacity=opacity, blink=blink)

@@ -88,7 +88,13 @@ export function render({ model, el: host }) {
   const interactor = grw.getInteractor();
   const camera = renderer.getActiveCamera();
   let drawPending = false;     // many changes within one frame: one render
-  const draw = () => { renderWindow.render(); placeLabels(); };
+  // Each frame's cost is kept on the root (data-frame-ms), apart from the time messages take to apply.
+  const draw = () => {
+    const t = performance.now();
+    renderWindow.render();
+    placeLabels();
+    root.dataset.frameMs = (performance.now() - t).toFixed(1);
+  };
   const drawSoon = () => {
     if (drawPending) return;
     drawPending = true;
@@ -467,9 +473,14 @@ export function render({ model, el: host }) {
       caption.style.display = msg.text ? 'block' : 'none';
     },
   };
+  // After a message is applied (before the frame that shows it) the root fires 'twin-applied' with
+  // {op, parts, at_ms: epoch ms}: how benchmarks time a delta from publish to browser.
   model.on('msg:custom', (msg) => {
     const op = ops[msg.op];
-    if (op) op(msg); else console.warn('twin viewport: unknown op', msg.op);
+    if (!op) { console.warn('twin viewport: unknown op', msg.op); return; }
+    op(msg);
+    root.dispatchEvent(new CustomEvent('twin-applied', {
+      detail: {op: msg.op, parts: msg.parts || '', at_ms: performance.timeOrigin + performance.now()}}));
   });
   model.on('home', () => home(800));
 
