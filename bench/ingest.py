@@ -520,18 +520,21 @@ def decode_parts(parts: str) -> set[tuple[int, int]]:
     return found
 
 
-def match_probes(sent: Sequence[tuple[float, bool]], applied: Sequence[dict], probe: set[tuple[int, int]],
-                 skew_ms: float) -> list[float]:
-    """Each probe's latency (ms): the first ``style`` event after it, not taken by an earlier probe,
-    whose parts hold the probe's node. Probes with no such event are left out."""
-    events = sorted(e["at_ms"] - skew_ms for e in applied if e["op"] == "style" and probe & decode_parts(e["parts"]))
+def probe_times(applied: Sequence[dict], probe: set[tuple[int, int]], skew_ms: float) -> list[float]:
+    """When (epoch ms, on the wall clock) each ``style`` message with the probe's node was applied."""
+    return sorted(e["at_ms"] - skew_ms for e in applied if e["op"] == "style" and probe & decode_parts(e["parts"]))
+
+
+def match_probes(sent: Sequence[tuple[float, bool]], events_ms: Sequence[float]) -> list[float]:
+    """Each probe's latency (ms): the first event (sorted epoch ms) after it not taken by an earlier
+    probe. Probes with no such event are left out."""
     latencies, at = [], 0
     for published_ms, _ in sent:
-        while at < len(events) and events[at] < published_ms:
+        while at < len(events_ms) and events_ms[at] < published_ms:
             at += 1
-        if at == len(events):
+        if at == len(events_ms):
             break
-        latencies.append(events[at] - published_ms)
+        latencies.append(events_ms[at] - published_ms)
         at += 1
     return latencies
 
@@ -540,6 +543,30 @@ def percentile(values: Sequence[float], share: float) -> float:
     """The nearest-rank percentile (``share`` 0…1) of ``values``."""
     ordered = sorted(values)
     return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+
+
+class SentWatch:
+    """While in use, notes the wall-clock time (epoch ms) of each ``style`` message a session's
+    viewport sends with the probe's node in it: the server's side of the latency."""
+
+    def __init__(self, probe: set[tuple[int, int]]):
+        from twin.web.viewport import Viewport
+
+        self.probe, self.viewport, self.sent_ms = probe, Viewport, []
+        self._send = Viewport.send
+
+    def __enter__(self) -> SentWatch:
+        send = self._send
+
+        def watched(viewport, message: dict) -> None:
+            send(viewport, message)
+            if message.get("op") == "style" and self.probe & decode_parts(message.get("parts", "")):
+                self.sent_ms.append(time.time() * 1000)
+        self.viewport.send = watched
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.viewport.send = self._send
 
 
 def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: Path) -> Part:
@@ -577,7 +604,8 @@ def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: 
         prober.start()
         try:
             with Live(setup.park, setup.spec, broker_url=broker.url, folder=folder / "live") as live, \
-                    BackgroundServer(setup.park, live=live) as server, sync_playwright() as playwright:
+                    BackgroundServer(setup.park, live=live) as server, sync_playwright() as playwright, \
+                    SentWatch(probe) as watch:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1600, "height": 1000})
                 opened = time.perf_counter()
@@ -612,11 +640,13 @@ def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: 
                 process.join(READY_S)
                 if process.is_alive():
                     process.kill()
-    latencies = match_probes(sent, collected["applied"], probe, skew_ms)
-    node_events = sum(e["op"] == "style" and bool(probe & decode_parts(e["parts"])) for e in collected["applied"])
+    applied_ms = probe_times(collected["applied"], probe, skew_ms)
+    latencies, sent_by_server = match_probes(sent, applied_ms), match_probes(sent, watch.sent_ms)
+    node_events = len(applied_ms)
     frames = [ms for at_ms, ms in collected["frames"] if at_ms - skew_ms >= started_ms and not math.isnan(ms)]
     rate = len(background) / publish_s if publish_s else 0.0
     part.raw = {"probes": len(sent), "matched": len(latencies), "probe_node_events": node_events,
+                "server_sent_ms": sent_by_server,
                 "latency_ms": latencies,
                 "background_messages": len(background), "background_per_s": rate,
                 "ingest_accepted_per_s": accepted / elapsed_s, "rejected": server_rejected,
@@ -635,6 +665,9 @@ def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: 
         ("latency: publish → delta applied in the browser, p50 ms", f"{p50:.0f}"),
         ("latency: publish → delta applied in the browser, p95 ms", f"{p95:.0f}"),
         ("latency: publish → delta applied in the browser, max ms", f"{part.raw['max_ms']:.0f}"),
+        ("latency: of which publish → message sent by the session (server), p50 / p95 ms",
+         f"{statistics.median(sent_by_server):.0f} / {percentile(sent_by_server, 0.95):.0f}"
+         if sent_by_server else "–"),
         ("latency: style messages applied in the page, per s", f"{part.raw['style_messages'] / elapsed_s:.1f}"),
         ("render: frames drawn during the run, per s", f"{len(frames) / elapsed_s:.1f}"),
         ("render: ms per frame, median", f"{statistics.median(frames):.1f}" if frames else "–"),

@@ -209,3 +209,32 @@ def test_policy_from_reads_the_device_type_of_the_node():
     assert policy("dev:TS-1", "humidity") == (0.0, 900.0)
     assert policy("space:1", "temperature") == (0.0, 900.0)
     assert policy("dev:missing", "temperature") == (0.0, 900.0)
+
+
+def test_twin_history_export_writes_csv_of_the_served_park(tmp_path, monkeypatch):
+    """``twin history export`` reads the store ``twin serve`` keeps for the scene."""
+    from conftest import ROOT, run_twin
+    from live.clock import SystemClock
+    from live.runtime import live_folder
+    from twin.scene import read_scene
+
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path))
+    scene = ROOT / "scenes" / "demo"
+    path = live_folder(read_scene(scene).name) / "history.sqlite"
+    path.parent.mkdir(parents=True)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with SqliteHistory(path, SystemClock()) as store:
+        for minutes, value in ((90, 20.5), (30, 21.0), (10, 22.5)):
+            store.record("dev:TS-B01-1F-A-103", "temperature", value, now - timedelta(minutes=minutes))
+        store.record("dev:SD-B01-1F-A-101-1", "smoke", True, now - timedelta(minutes=5))
+    out = tmp_path / "export.csv"
+    done = run_twin("history", "export", "dev:TS-B01-1F-A-103", "dev:SD-B01-1F-A-101-1", "--scene", scene,
+                    "--from", (now - timedelta(hours=1)).isoformat(), "--out", out)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["node"], r["metric"], r["value"]) for r in rows] == [
+        ("dev:TS-B01-1F-A-103", "temperature", "21.0"), ("dev:TS-B01-1F-A-103", "temperature", "22.5"),
+        ("dev:SD-B01-1F-A-101-1", "smoke", "true")]
+    assert "3 rows" in done.stderr
+    bad = run_twin("history", "export", "dev:X", "--scene", scene, "--from", "last tuesday")
+    assert bad.returncode == 2 and "--from/--to 'last tuesday'" in bad.stderr
