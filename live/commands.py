@@ -28,14 +28,14 @@ from datetime import datetime
 from typing import Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from live.bindings import TopicTemplate
 from live.clock import Clock, SystemClock
 from live.config import CommandSpec
-from live.ingest import RECONNECT_DELAY_S, broker_address
+from live.ingest import RECONNECT_DELAY_S
+from live.mqtt import broker_address, mqtt_client
 from live.state import device_type
 from twin.errors import InputError
 from twin.park import Node, Park
@@ -146,12 +146,9 @@ class Commander:
         if isinstance(url_or_client, mqtt.Client):
             self.client, self._owned = url_or_client, False
             return
-        self.host, self.port, user, password = broker_address(url_or_client)
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                                  client_id=client_id or f"twin-commands-{uuid.uuid4().hex[:8]}")
+        self.host, self.port, _user, _password = broker_address(url_or_client)
+        self.client = mqtt_client(url_or_client, client_id or f"twin-commands-{uuid.uuid4().hex[:8]}")
         self._owned = True
-        if user:
-            self.client.username_pw_set(user, password)
         self.client.reconnect_delay_set(*RECONNECT_DELAY_S)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe

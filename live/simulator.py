@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from live.bindings import Value
 from live.clock import Clock, SystemClock
-from live.ingest import broker_address
+from live.mqtt import broker_address, mqtt_client
 from twin.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -449,7 +448,8 @@ class Simulator:
         if unknown:
             raise InputError(f"simulator event kinds {', '.join(unknown)}: unknown "
                              f"(one of {', '.join(EVENT_KINDS)})")
-        self.host, self.port, self._user, self._password = broker_address(url)
+        self.host, self.port, _user, _password = broker_address(url)
+        self.url = url
         self.clock = SpeedClock(clock or SystemClock(), speed, start)
         self.speed, self.period_s, self.events_per_hour = speed, period_s, events_per_hour
         self.event_kinds = tuple(event_kinds)
@@ -594,10 +594,7 @@ class Simulator:
 
     # --- internals: setup ------------------------------------------------------------------------
     def _gateway(self, code: str, devices: list[SimDevice]) -> Gateway:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"twin-sim-{code}",
-                             protocol=mqtt.MQTTv5)
-        if self._user:
-            client.username_pw_set(self._user, self._password)
+        client = mqtt_client(self.url, f"twin-sim-{code}")
         gateway = Gateway(code, client, devices, status_topic=self._gateway_topic.format(gateway=code))
         gateway.commanded = {d.command_template.format(device=d.code): d for d in devices if d.actions}
         client.will_set(gateway.status_topic, "offline", qos=1, retain=True)
