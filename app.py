@@ -22,6 +22,7 @@ from twin.web.finder import Finder
 from twin.web.info import node_card
 from twin.web.live_card import LiveCard
 from twin.web.live_view import PULL_PERIOD_MS, LiveView
+from twin.web.looks import look_metrics, scales
 from twin.web.messages import LANGUAGES, t
 from twin.web.navigator import Navigator
 from twin.web.tour_player import TourPlayer
@@ -106,9 +107,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
     centre = [viewport]
     if live is not None:
         alarms = AlarmList(live, go_to_alarm, lang)
-        scales = {name: m.scale for kind in live.spec.device_types.values() for name, m in kind.metrics.items()
-                  if m.scale is not None}
-        live_view = LiveView(live.state, viewport, listeners=[live_card.refresh], scales=scales)
+        live_view = LiveView(live.state, viewport, listeners=[live_card.refresh], scales=scales(live.spec),
+                             looks=look_metrics(live.spec))
         side.append(live_view.shade_panel(lang))
         centre.append(pn.Card(alarms.panel(), title=t("alarm.title", lang), sizing_mode="stretch_width",
                               css_classes=["twin-alarm-card"], stylesheets=[LARGE_SCREEN_CSS]))

@@ -26,7 +26,8 @@ from twin.scene import read_scene
 from twin.errors import InputError
 from twin.web.access import LOCAL, audit_path
 from twin.web.deltas import node_index
-from twin.web.live_view import LiveView, ramp_rgb, rooms_of_devices
+from twin.web.live_view import LiveView
+from twin.web.looks import look_metrics, ramp_rgb, rooms_of_devices
 from twin.web.server import BackgroundServer
 from twin.web.viewport import Viewport, manifest
 
@@ -296,3 +297,24 @@ def test_rooms_shade_by_their_sensors_and_alarms_show_over_the_shade(demo, tmp_p
     assert [m for m in viewport.sent if m.get("rgb") == [33, 102, 172] and room_cells <= cells(m["parts"])]
     with pytest.raises(ValueError, match="co2"):
         view.shade_rooms("co2")
+
+
+def test_devices_take_the_colour_of_their_state_and_unchanged_looks_send_nothing(demo, tmp_path):
+    spec = read_scene(DEMO).live
+    live = Live(demo, spec, broker_url="mqtt://127.0.0.1:1", folder=tmp_path / "live")  # not started
+    viewport = RecordingViewport(node_index(demo), batches=manifest(demo.batches))
+    viewport.sent = []
+    view = LiveView(live.state, viewport, looks=look_metrics(spec))
+    light = next(n.id for n in demo.of_kind("device") if n.id.startswith("dev:SL-"))
+    live.state.update(light, "on", True, datetime.now(UTC))
+    view.pull()
+    yellow = [m for m in viewport.sent if m.get("rgb") == [253, 216, 53]]
+    assert yellow and cells(node_index(demo).parts([light])) <= cells(yellow[0]["parts"]), "a lit lamp is yellow"
+
+    viewport.sent.clear()
+    live.state.update(light, "power_w", 95.0, datetime.now(UTC))  # its look does not change
+    view.pull()
+    assert viewport.sent == []
+    live.state.update(light, "on", False, datetime.now(UTC))
+    view.pull()
+    assert [m for m in viewport.sent if m.get("rgb") == [117, 117, 117]], "an unlit lamp is grey"

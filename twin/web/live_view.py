@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 
-import numpy as np
 import panel as pn
 
-from live.state import NodeChange, State, Status
-from twin.park import Park
+from live.config import MetricSpec
+from live.state import NodeChange, State, Status, device_type
+from twin.web.looks import Rgb, legend_html, ramp_rgb, rooms_of_devices, value_rgb
 from twin.web.messages import t
 from twin.web.viewport import Viewport
 
@@ -27,61 +27,37 @@ STATUS_RGB: dict[Status, tuple[int, int, int] | None] = {
 UNCOLOURED = frozenset({"park", "site"})
 
 
+#: A node's look: colour (None: its batch's own), opacity (None: its own), blinking.
+Look = tuple[Rgb | None, float | None, bool]
+PLAIN: Look = (None, None, False)
 SHADE_OPACITY = 0.6  #: a shaded room is filled enough to read its colour (rooms are faint glass otherwise)
-SHADES = 16  #: steps of a colour scale: rooms of one step share one style message
-#: The scale from low to high: blue, cyan, green, yellow, red.
-RAMP = np.array([(33, 102, 172), (67, 195, 247), (67, 160, 71), (253, 216, 53), (229, 57, 53)], float)
-
-
-def ramp_rgb(fraction: float) -> tuple[int, int, int]:
-    """The colour at ``fraction`` (clipped to 0…1) of the ramp, quantised to :data:`SHADES` steps."""
-    step = round(min(max(fraction, 0.0), 1.0) * (SHADES - 1)) / (SHADES - 1)
-    at = step * (len(RAMP) - 1)
-    low = int(min(at, len(RAMP) - 2))
-    rgb = RAMP[low] + (RAMP[low + 1] - RAMP[low]) * (at - low)
-    return tuple(int(round(v)) for v in rgb)
-
-
-def legend_html(low: float, high: float) -> str:
-    """The ramp as a bar from ``low`` to ``high``."""
-    stops = ", ".join(f"rgb{ramp_rgb(i / 4)}" for i in range(5))
-    return (f"<div style='height:10px;border-radius:3px;background:linear-gradient(to right, {stops})'></div>"
-            f"<div style='display:flex;justify-content:space-between;font-size:12px'>"
-            f"<span>{low:g}</span><span>{(low + high) / 2:g}</span><span>{high:g}</span></div>")
-
-
-def rooms_of_devices(park: Park) -> dict[str, str]:
-    """Device id → the room (space) it sits in, for devices that sit in one."""
-    rooms = {}
-    for device in park.of_kind("device"):
-        room = park.ancestor(device.id, "space")
-        if room is None and device.links.get("host") in park and park.get(device.links["host"]).kind == "space":
-            room = park.get(device.links["host"])
-        if room is not None:
-            rooms[device.id] = room.id
-    return rooms
 
 
 class LiveView:
     """Keeps one session's viewport in step with the State; ``listeners`` hear each pull's changes.
 
-    With :meth:`shade_rooms` a metric (temperature, CO2…) colours each room by its sensors' mean on
-    the metric's scale (``scales``: metric → (low, high)); a room's warning or alarm shows over it.
+    Devices take the colour of their value (``looks``: device type → the metric that colours it, a
+    street light yellow when on, a parking bay orange when taken). With :meth:`shade_rooms` a metric
+    (temperature, CO2…) colours each room by its sensors' mean on the metric's scale (``scales``:
+    metric → (low, high)). A warning, alarm, stale or offline status shows over both.
     """
 
     def __init__(self, state: State, viewport: Viewport,
                  listeners: Iterable[Callable[[Mapping[str, NodeChange]], None]] = (),
-                 scales: Mapping[str, tuple[float, float]] | None = None):
+                 scales: Mapping[str, tuple[float, float]] | None = None,
+                 looks: Mapping[str, MetricSpec] | None = None):
         self.state, self.viewport = state, viewport
         self.listeners = tuple(listeners)
         self.scales = dict(scales or {})
+        self.looks = dict(looks or {})
         self.version = 0
         self.metric: str | None = None
         self._rooms: dict[str, str] | None = None  # device → room, built when shading first starts
         self._sensors: dict[str, list[str]] = defaultdict(list)  # room → devices in it
+        self._shown: dict[str, Look] = {}  # node → the look last sent
 
     def pull(self) -> int:
-        """Send the changes since the last pull, one message per colour; how many nodes changed."""
+        """Send the looks that changed since the last pull, one message per look; how many nodes changed."""
         self.version, changes = self.state.changes_since(self.version)
         index = self.viewport.index
         # only what is drawn itself (a device, a room, a building block): a status rolled up to an
@@ -125,7 +101,7 @@ class LiveView:
         choice.param.watch(chosen, "value")
         return pn.Column(choice, legend, sizing_mode="stretch_width")
 
-    def _shade(self, room: str) -> tuple[int, int, int] | None:
+    def _shade(self, room: str) -> Rgb | None:
         values = [v for device in self._sensors.get(room, ())
                   if isinstance(v := self.state.value(device, self.metric), (int, float)) and not isinstance(v, bool)]
         if not values:
@@ -133,14 +109,24 @@ class LiveView:
         low, high = self.scales[self.metric]
         return ramp_rgb((sum(values) / len(values) - low) / (high - low))
 
+    def _own_look(self, node_id: str) -> Rgb | None:
+        """A device's colour by its value, if its type has one."""
+        look = self.looks.get(device_type(self.viewport.index.park.get(node_id)) or "")
+        return value_rgb(look, self.state.value(node_id, look.name)) if look is not None else None
+
     def _paint(self, statuses: Mapping[str, Status]) -> None:
-        looks: dict[tuple[tuple[int, int, int] | None, float | None, bool], list[str]] = defaultdict(list)
+        looks: dict[Look, list[str]] = defaultdict(list)
         for node_id, status in statuses.items():
             rgb, opacity = STATUS_RGB[status], None
+            if rgb is None and self.looks:
+                rgb = self._own_look(node_id)
             if rgb is None and self.metric is not None and node_id in self._sensors:
                 rgb = self._shade(node_id)
                 opacity = SHADE_OPACITY if rgb is not None else None
-            looks[rgb, opacity, status == Status.ALARM].append(node_id)
+            look = (rgb, opacity, status == Status.ALARM)
+            if self._shown.get(node_id, PLAIN) != look:  # a value that changes no colour sends nothing
+                self._shown[node_id] = look
+                looks[look].append(node_id)
         for (rgb, opacity, blink), node_ids in looks.items():
             if rgb is None:
                 self.viewport.reset_style(node_ids)

@@ -294,18 +294,21 @@ export function render({ model, el: host }) {
   function styleNodes(msg) {
     for (const [no, nodes] of parts(msg.parts)) {
       const w = wanted[no], batch = batches[no];
+      let reshaped = false;  // opacity or visibility changed: triangles regroup; colour alone: colours only
       for (const node of nodes) {
-        const s = msg.reset ? {} : { ...(w.styles.get(node) || {}) };
+        const old = w.styles.get(node) || {};
+        const s = msg.reset ? {} : { ...old };
         if (msg.rgb !== undefined && msg.rgb !== null) s.rgb = msg.rgb;
         if (msg.opacity !== undefined && msg.opacity !== null) s.alpha = Math.round(255 * msg.opacity);
         if (msg.visible !== undefined && msg.visible !== null) s.visible = msg.visible;
+        reshaped = reshaped || old.alpha !== s.alpha || old.visible !== s.visible;
         const key = `${no}:${node}`;
         if (msg.blink === true) blinking.add(key);
         if (msg.blink === false || msg.reset) blinking.delete(key);
         if (Object.keys(s).length) w.styles.set(node, s); else w.styles.delete(node);
         if (batch) paintNode(batch, node);
       }
-      if (batch) touch(batch, true);
+      if (batch) touch(batch, reshaped);
     }
     drawSoon();
   }
