@@ -36,13 +36,14 @@ this process — a private Mosquitto, :class:`live.runtime.Live` (ingest, state,
 app on :class:`twin.web.server.BackgroundServer` — and one session in headless Chromium (Debian's
 ``/usr/bin/chromium``, SwiftShader WebGL). Once the page has drawn the park (setup, not timed), a
 publisher process sends the demo's telemetry at ``--latency-rate`` messages per second (QoS 1,
-booleans false, so the only alarms are the probes') for ``--latency-s`` seconds, and a prober
-process toggles one smoke detector (:data:`PROBE_DEVICE`) every :data:`PROBE_PERIOD_S`: ``smoke``
-true (the demo's ``smoke`` rule: a critical alarm, the detector blinks red) and false (back to its
-own look), noting the wall-clock time just before each publish. The viewport's root fires
+booleans mostly false) for ``--latency-s`` seconds, and a prober process switches one street light
+(:data:`PROBE_DEVICE`) every :data:`PROBE_PERIOD_S`: ``on`` true (the lamp turns yellow) and false
+(grey), noting the wall-clock time just before each publish. The probe is a value's colour, not an
+alarm: an alarm every 0.3 s would measure the alarm list, camera flights and camera snapshots the
+session runs for each new alarm, not the delta path. The viewport's root fires
 ``twin-applied`` after each message is applied, before the frame that shows it (``detail.at_ms``,
 epoch ms); a probe's latency is the ``at_ms`` of the first ``style`` message after it whose
-``parts`` hold the detector, minus its publish time (the page's clock offset from ``Date.now()`` is
+``parts`` hold the lamp, minus its publish time (the page's clock offset from ``Date.now()`` is
 measured and taken off). A probe still unapplied :data:`DRAIN_S` after the last one counts as later
 than any (∞) in the percentiles. The server's share is shown too: publish → the session's viewport
 sending the message (:class:`SentWatch` wraps ``Viewport.send`` for the run). Render time per frame
@@ -110,10 +111,13 @@ IDLE_S = 10.0  #: a drain that receives nothing for this long has lost messages
 READY_S = 10.0
 PUBLISH_WINDOW = 10_000  #: messages published and not yet confirmed
 METRICS_PER_MESSAGE = (1, 3)
+DRIFT = 0.01  #: a number's step from one message to the next, as a share of its scale (standard deviation)
 TRUE_SHARE = 0.01  #: booleans (smoke, open…) are true this rarely
 OPEN_SCALE = (0.0, 1000.0)  #: numbers of metrics with no colour scale
 LATENCY_P95_GOAL_MS = 250.0
-PROBE_DEVICE = "SD-B01-1F-A-101-1"  #: the smoke detector the latency probes toggle
+PROBE_DEVICE = "SL-001"  #: the street light the latency probes switch on and off
+PROBE_METRIC = "on"
+WINDOW = (1600, 1000)  #: the page size (SwiftShader reads every frame back: cost grows with pixels)
 PROBE_PERIOD_S = 0.3
 PROBES_MIN = 100
 WARMUP_S = 3.0  #: background load before the first probe
@@ -163,7 +167,8 @@ class BenchBroker(Broker):
 def demo_messages(park: Park, spec: LiveSpec, count: int, seed: int, true_share: float = TRUE_SHARE,
                   leave_out: frozenset[str] = frozenset()) -> list[tuple[str, bytes]]:
     """``count`` telemetry messages of the demo convention for the park's devices with metrics (but
-    the codes in ``leave_out``); booleans are true at ``true_share``."""
+    the codes in ``leave_out``); numbers drift from message to message, booleans are true at
+    ``true_share``."""
     rng = random.Random(seed)
     devices = [(node.code, spec.device_types[kind]) for node in park.of_kind("device")
                if (kind := device_type(node)) in spec.device_types and spec.device_types[kind].metrics
@@ -172,6 +177,7 @@ def demo_messages(park: Park, spec: LiveSpec, count: int, seed: int, true_share:
         raise SystemExit("the scene's [live] table declares no metrics for the park's devices")
     start = datetime.now(UTC).replace(microsecond=0)
     messages = []
+    walk: dict[tuple[str, str], float] = {}
     for i in range(count):
         code, kind = rng.choice(devices)
         names = sorted(kind.metrics)
@@ -183,8 +189,10 @@ def demo_messages(park: Park, spec: LiveSpec, count: int, seed: int, true_share:
                 value: object = rng.random() < true_share
             elif metric.kind == "text":
                 value = "ok"
-            else:
-                value = round(rng.uniform(*(metric.scale or OPEN_SCALE)), 2)
+            else:  # a drift, as real sensors do, from a random start inside the scale
+                low, high = metric.scale or OPEN_SCALE
+                previous = walk.get((code, name), rng.uniform(low, high))
+                value = walk[code, name] = round(min(high, max(low, previous + rng.gauss(0, DRIFT * (high - low)))), 2)
             *parents, key = metric.path.removeprefix("$.").split(".")
             place = payload
             for parent in parents:  # a nested path such as data.t
@@ -495,8 +503,8 @@ def _load(url: str, messages: Sequence[tuple[str, bytes]], qos: int, rate_per_s:
 
 
 def _prober(url: str, topic: str, count: int, period_s: float, delay_s: float, go, out) -> None:
-    """The prober's process: on cue, after ``delay_s``, ``count`` smoke readings every ``period_s``,
-    true and false in turn (QoS 1); sends ``[(published at, epoch ms; smoke)]``."""
+    """The prober's process: on cue, after ``delay_s``, ``count`` readings of :data:`PROBE_METRIC`
+    every ``period_s``, true and false in turn (QoS 1); sends ``[(published at, epoch ms; value)]``."""
     client = connect(url, f"bench-prober-{uuid.uuid4().hex[:6]}")
     go.recv()
     start = time.perf_counter() + delay_s
@@ -505,11 +513,11 @@ def _prober(url: str, topic: str, count: int, period_s: float, delay_s: float, g
         delay = start + i * period_s - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        smoke = i % 2 == 0
-        payload = json.dumps({"ts": datetime.now(UTC).isoformat(), "smoke": smoke}).encode()
+        value = i % 2 == 0
+        payload = json.dumps({"ts": datetime.now(UTC).isoformat(), PROBE_METRIC: value}).encode()
         published_ms = time.time() * 1000
         info = client.publish(topic, payload, qos=1)
-        sent.append((published_ms, smoke))
+        sent.append((published_ms, value))
     if info is not None:
         info.wait_for_publish(READY_S)
     client.disconnect()
@@ -631,7 +639,7 @@ def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: 
                     BackgroundServer(setup.park, live=live) as server, sync_playwright() as playwright, \
                     SentWatch(probe) as watch:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
                 opened = time.perf_counter()
                 page.goto(f"{server.url}/?lang=en")
                 page.wait_for_selector(f"{VIEWPORT}[data-state=ready]", state="attached",

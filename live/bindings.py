@@ -8,7 +8,7 @@ Status payloads are ``online`` / ``offline``, retained by the publisher.
 
 >>> router = Router([Binding("park/{device}/telemetry", {"temperature": "t"})])
 >>> reading = router.route("park/TS-1/telemetry", b'{"ts": "2026-01-01T08:00:00Z", "t": 21.5}',
-...                        datetime.now(timezone.utc))
+...                        datetime.now(UTC))
 >>> reading.node, reading.values
 ('dev:TS-1', {'temperature': 21.5})
 
@@ -329,9 +329,9 @@ class Router:
     def route(self, topic: str, payload: bytes, received: datetime) -> Reading | Presence | GatewayPresence:
         """What one message says; raises :class:`Rejected` with a one-line reason."""
         binding, node = self._resolve(topic)
+        if isinstance(binding, Binding):
+            values, ts = binding.parse(topic, payload, received)
+            return Reading(node, values, ts)
         if isinstance(binding, GatewayBinding):
             return GatewayPresence(node, binding.parse(topic, payload), received)
-        if isinstance(binding, StatusBinding):
-            return Presence(node, binding.parse(topic, payload), received)
-        values, ts = binding.parse(topic, payload, received)
-        return Reading(node, values, ts)
+        return Presence(node, binding.parse(topic, payload), received)

@@ -116,11 +116,9 @@ class Ingest:
             return {topic: replace(counters) for topic, counters in self._counters.items()}
 
     def _count(self, topic: str) -> TopicCounters:
-        counters = self._counters.get(topic)
-        if counters is None:
-            key = topic if len(self._counters) < MAX_TOPICS else OTHER_TOPICS
-            counters = self._counters.setdefault(key, TopicCounters())
-        return counters
+        """The counters of a topic not counted yet (past MAX_TOPICS, those of OTHER_TOPICS)."""
+        key = topic if len(self._counters) < MAX_TOPICS else OTHER_TOPICS
+        return self._counters.setdefault(key, TopicCounters())
 
     # --- paho callbacks (network thread) -------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
@@ -154,7 +152,7 @@ class Ingest:
             reason = f"{topic}: not applied ({type(exc).__name__}: {exc})"
             log.exception("mqtt message on %s not applied", topic)
         with self._lock:
-            counters = self._count(topic)
+            counters = self._counters.get(topic) or self._count(topic)
             counters.received += 1
             if reason is None:
                 counters.accepted += 1
@@ -173,16 +171,18 @@ class Ingest:
             return str(exc)
         if isinstance(found, GatewayPresence):
             return self._gateway(topic, found)
-        if self.park is not None and found.node not in self.park:
-            return f"{topic}: unknown device (no node {found.node} in the park)"
+        node, ts = found.node, found.ts
+        if self.park is not None and node not in self.park:
+            return f"{topic}: unknown device (no node {node} in the park)"
         if isinstance(found, Presence):
-            down = self._gateway_of.get(found.node) in self._gateways_down
-            self.state.set_online(found.node, found.online and not down, found.ts)
-        else:
-            for metric, value in found.values.items():
-                self.state.update(found.node, metric, value, found.ts)
-                for listener in self.listeners:
-                    listener(found.node, metric, value, found.ts)
+            down = self._gateway_of.get(node) in self._gateways_down
+            self.state.set_online(node, found.online and not down, ts)
+            return None
+        update, listeners = self.state.update, self.listeners
+        for metric, value in found.values.items():
+            update(node, metric, value, ts)
+            for listener in listeners:
+                listener(node, metric, value, ts)
         return None
 
     def _gateway(self, topic: str, found: GatewayPresence) -> str | None:

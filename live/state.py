@@ -90,22 +90,21 @@ def device_type(node: Node) -> str | None:
 class _Tracked:
     """What State holds for one node it has heard of."""
 
-    __slots__ = ("chain", "timeout", "metrics", "heard", "stale", "online", "rule", "own", "deadline")
+    __slots__ = ("chain", "timeout", "metrics", "heard_at", "stale", "online", "rule", "own")
 
     def __init__(self, chain: tuple[str, ...], timeout: timedelta | None):
         self.chain = chain  # the node id, then its ancestors up to the park
         self.timeout = timeout  # heartbeat: silent this long means stale; None never goes stale
         self.metrics: dict[str, tuple[Value, datetime, int]] = {}  # metric → (value, ts, version)
-        self.heard = False
+        self.heard_at: datetime | None = None  # the clock's time when last heard from; None: never
         self.stale = False
         self.online: tuple[bool, datetime] | None = None
         self.rule = Status.UNKNOWN
         self.own = Status.UNKNOWN  # as counted in the roll-up
-        self.deadline: datetime | None = None  # stale once the clock passes this
 
     def status(self) -> Status:
         """The node's own status: the worst of what is known about it."""
-        return max(Status.NORMAL if self.heard else Status.UNKNOWN, self.rule,
+        return max(Status.NORMAL if self.heard_at is not None else Status.UNKNOWN, self.rule,
                    Status.STALE if self.stale else Status.UNKNOWN,
                    Status.OFFLINE if self.online is not None and not self.online[0] else Status.UNKNOWN)
 
@@ -142,22 +141,17 @@ class State:
         now = self._clock.now()
         with self._lock:
             node = self._tracked.get(node_id) or self._track(node_id)
-            if node.timeout is not None:
-                node.deadline = now + node.timeout
-            old = node.metrics.get(metric)
-            same = old is not None and old[0] == value and type(old[0]) is type(value)
-            recovers = node.stale or not node.heard
-            if same and not recovers:
-                node.metrics[metric] = (value, ts, old[2])
-                return
+            recovers = node.stale or node.heard_at is None
+            node.heard_at = now
             version = self._version + 1
-            if same:
+            old = node.metrics.get(metric)
+            if old is not None and old[0] == value and type(old[0]) is type(value):
                 node.metrics[metric] = (value, ts, old[2])
             else:
                 node.metrics[metric] = (value, ts, version)
                 self._note(node_id, version)
             if recovers:
-                node.heard, node.stale = True, False
+                node.stale = False
                 self._restatus(node, version)
 
     def set_online(self, node_id: str, online: bool, ts: datetime) -> None:
@@ -168,9 +162,7 @@ class State:
             node = self._tracked.get(node_id) or self._track(node_id)
             node.online = (online, ts)
             if online:
-                node.heard, node.stale = True, False
-                if node.timeout is not None:
-                    node.deadline = now + node.timeout
+                node.heard_at, node.stale = now, False
             self._restatus(node, self._version + 1)
 
     def set_status(self, node_id: str, status: Status | str) -> None:
@@ -189,7 +181,8 @@ class State:
         now = self._clock.now()
         with self._lock:
             due = [node_id for node_id, node in self._tracked.items()
-                   if not node.stale and node.deadline is not None and node.deadline <= now]
+                   if not node.stale and node.timeout is not None and node.heard_at is not None
+                   and node.heard_at + node.timeout <= now]
             version = self._version + 1
             for node_id in due:
                 node = self._tracked[node_id]

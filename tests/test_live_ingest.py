@@ -158,6 +158,28 @@ def test_garbage_is_rejected_in_one_line_naming_topic_and_cause(topic, payload, 
     assert len(message) < 200
 
 
+def test_metrics_are_found_under_their_top_level_key_and_others_ignored():
+    binding = Binding("park/{device}/telemetry", {"t": "data.t", "h": "data.h", "co2": "co2", "v": "$.v"})
+    payload = b'{"noise": [1], "data": {"h": 40, "x": 1}, "t": 3, "co2": 500, "v": "ok"}'
+    assert binding.parse("park/TS-1/telemetry", payload, NOW) == ({"h": 40.0, "co2": 500.0, "v": "ok"}, NOW)
+    values, _ = binding.parse("park/TS-1/telemetry", b'{"data": {"t": 1, "h": 2}}', NOW)
+    assert values == {"t": 1.0, "h": 2.0}
+
+
+@pytest.mark.parametrize("payload, cause", [
+    (b'{"smoke": 1}', "smoke must be a boolean, not int '1'"),
+    (b'{"temperature": true}', "temperature must be a number, not bool 'True'"),
+    (b'{"state": 2.5}', "state must be a text, not float '2.5'"),
+])
+def test_kinds_refuse_a_value_of_the_wrong_type(payload, cause):
+    binding = Binding("park/{device}/telemetry", {"temperature": "temperature", "smoke": "smoke", "state": "state"},
+                      kinds={"temperature": "number", "smoke": "boolean", "state": "text"})
+    assert binding.parse("park/TS-1/telemetry", b'{"temperature": 1, "smoke": false, "state": "ok"}', NOW) == \
+        ({"temperature": 1.0, "smoke": False, "state": "ok"}, NOW)
+    with pytest.raises(Rejected, match=f"^park/TS-1/telemetry: {cause}$"):
+        binding.parse("park/TS-1/telemetry", payload, NOW)
+
+
 def test_routing_is_fast():
     router = Router(BINDINGS)
     messages = [(f"park/TS-{i % 500}/telemetry", b'{"ts": "2026-05-01T08:00:00Z", "temperature": %d.5}' % i)

@@ -130,6 +130,20 @@ def test_stale_after_the_heartbeat_of_its_type_and_back_on_a_message(state, cloc
     assert sorted(state.expire()) == [SMOKE, TEMP]
 
 
+def test_silence_counts_by_the_clock_from_the_last_message_or_online_report(state, clock):
+    state.update(TEMP, "temperature", 21.5, T0)
+    state.set_online(SMOKE, True, T0)
+    clock.advance(50)
+    state.update(TEMP, "temperature", 21.6, T0 - timedelta(hours=1))  # an old ts: heard now all the same
+    clock.advance(59)
+    assert state.expire() == []
+    state.set_online(SMOKE, False, clock.now())  # an offline report is no sign of life
+    clock.advance(2)  # 61 s since the temperature sensor's last message
+    assert state.expire() == [TEMP]
+    clock.advance(190)  # 301 s since the detector's online report
+    assert state.expire() == [SMOKE]
+
+
 def test_a_message_ends_stale_but_not_an_alarm(state, clock):
     state.update(SMOKE, "smoke", True, T0)
     state.set_status(SMOKE, "alarm")
