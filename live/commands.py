@@ -35,7 +35,7 @@ from live.bindings import TopicTemplate
 from live.clock import Clock, SystemClock
 from live.config import CommandSpec
 from live.ingest import RECONNECT_DELAY_S
-from live.mqtt import broker_address, mqtt_client
+from live.mqtt import MqttPart, broker_address, mqtt_client
 from live.state import device_type
 from twin.errors import InputError
 from twin.park import Node, Park
@@ -117,7 +117,7 @@ def _template(device_type_name: str, key: str, template: str) -> TopicTemplate:
     return parsed
 
 
-class Commander:
+class Commander(MqttPart):
     """Sends commands to devices of the types in ``command_specs`` (device type → its CommandSpec;
     types mapped to None take none) and collects their answers.
 
@@ -142,7 +142,7 @@ class Commander:
         self._late: deque[str] = deque(maxlen=LATE_IDS)
         self._recent: deque[CommandResult] = deque(maxlen=recent)
         self._counters = CommandCounters()
-        self._ready = threading.Event()
+        super().__init__()
         if isinstance(url_or_client, mqtt.Client):
             self.client, self._owned = url_or_client, False
             return
@@ -180,20 +180,6 @@ class Commander:
             self.client.disconnect()
             self.client.loop_stop()
         self._ready.clear()
-
-    def wait_ready(self, timeout_s: float) -> bool:
-        """True once connected and subscribed; False when ``timeout_s`` passed first."""
-        return self._ready.wait(timeout_s)
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- what the app reads --------------------------------------------------------------------
     def actions(self, node_id: str) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 
 from live.bindings import Binding, GatewayPresence, Presence, Rejected, Router, StatusBinding, Value
 from live.clock import Clock, SystemClock
-from live.mqtt import broker_address, mqtt_client
+from live.mqtt import MqttPart, broker_address, mqtt_client
 from live.state import State
 from twin.park import Park
 
@@ -47,7 +47,7 @@ class TopicCounters:
     last_rejection: str | None = None
 
 
-class Ingest:
+class Ingest(MqttPart):
     """Subscribes to the bindings' topics and writes what they say into ``state``.
 
     ``park``, when given, refuses messages for nodes it does not hold. ``clock`` dates messages
@@ -71,7 +71,7 @@ class Ingest:
         self.clock = clock or SystemClock()
         self._counters: dict[str, TopicCounters] = {}
         self._lock = threading.Lock()
-        self._ready = threading.Event()
+        super().__init__()
         self._session_expiry_s = session_expiry_s
         self.client = mqtt_client(url, client_id)
         self.client.reconnect_delay_set(*RECONNECT_DELAY_S)
@@ -94,20 +94,6 @@ class Ingest:
         self.client.disconnect()
         self.client.loop_stop()
         self._ready.clear()
-
-    def wait_ready(self, timeout_s: float) -> bool:
-        """True once connected and subscribed; False when ``timeout_s`` passed first."""
-        return self._ready.wait(timeout_s)
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- diagnostics ---------------------------------------------------------------------------
     def diagnostics(self) -> dict[str, TopicCounters]:

@@ -7,6 +7,8 @@ TLS (port 8883 by default; ``?ca=/path/ca.pem`` names the CA that signed the bro
 """
 from __future__ import annotations
 
+import threading
+from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -48,3 +50,31 @@ def mqtt_client(url: str, client_id: str = "") -> mqtt.Client:
     elif options:
         raise InputError(f"broker url {url!r}: {', '.join(options)} need mqtts://")
     return client
+
+
+class MqttPart:
+    """Something with an MQTT connection of its own that is ready once connected and subscribed:
+    subclasses set ``_ready`` from their callbacks and give ``start`` and ``stop``."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """True once connected and subscribed; False when ``timeout_s`` passed first."""
+        return self._ready.wait(timeout_s)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
