@@ -2,6 +2,7 @@
 click (or a new alarm, when following) leads the camera to the alarm's place."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from html import escape
 
@@ -16,6 +17,8 @@ from twin.web.messages import t
 SEVERITY_CSS = {"critical": "#e53935", "major": "#fb8c00", "minor": "#ffc107", "warning": "#4fc3f7"}
 #: Severities that fly the camera to a new alarm when following.
 FLY_TO = frozenset({Severity.CRITICAL, Severity.MAJOR})
+#: In an alarm storm the camera stays on one alarm at least this long (the list shows the others).
+FOLLOW_EVERY_S = 10.0
 MAX_ROWS = 200
 COLUMNS = ("id", "severity", "message", "where", "raised", "state")
 
@@ -27,6 +30,7 @@ class AlarmList:
         pn.extension("tabulator")  # Panel's bundled table, for this session's page
         self.live, self.on_select, self.lang = live, on_select, lang
         self.version = live.alarms.version
+        self._followed_at = -FOLLOW_EVERY_S
         severities = {t("alarm.all_severities", lang): ""} | {t(f"alarm.{s.value}", lang): s.value for s in Severity}
         self.severity = pn.widgets.Select(options=severities, value="", width=130)
         self.shown = pn.widgets.RadioButtonGroup(
@@ -120,5 +124,7 @@ class AlarmList:
         self.version = version
         self.redraw()
         new = [a for a in changed if a.active and a.count == 1 and a.severity in FLY_TO and not a.acked_by]
-        if new and self.follow.value:
-            self.on_select(max(new, key=lambda a: a.raised_at))
+        now = time.monotonic()
+        if new and self.follow.value and now - self._followed_at >= FOLLOW_EVERY_S:
+            self._followed_at = now
+            self.on_select(max(new, key=lambda a: (a.severity.rank, a.raised_at)))
