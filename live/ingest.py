@@ -164,10 +164,9 @@ class Ingest(MqttPart):
             down = self._gateway_of.get(node) in self._gateways_down
             self.state.set_online(node, found.online and not down, ts)
             return None
-        update, listeners = self.state.update, self.listeners
-        for metric, value in found.values.items():
-            update(node, metric, value, ts)
-            for listener in listeners:
+        self.state.record(node, found.values, ts)
+        for listener in self.listeners:
+            for metric, value in found.values.items():
                 listener(node, metric, value, ts)
         return None
 

@@ -136,19 +136,28 @@ class State:
 
     # --- writing (the MQTT thread, alarm rules, a periodic task) ---------------------------------
     def update(self, node_id: str, metric: str, value: Value, ts: datetime) -> None:
-        """Record a value measured at ``ts``. A repeated value refreshes its timestamp without a new
-        version (sessions redraw on change only); any message brings a stale node back."""
+        """Record one value measured at ``ts`` (see :meth:`record`)."""
+        self.record(node_id, {metric: value}, ts)
+
+    def record(self, node_id: str, values: Mapping[str, Value], ts: datetime) -> None:
+        """Record the values of one message, measured at ``ts``, under one lock. A repeated value
+        refreshes its timestamp without a new version (sessions redraw on change only); any message
+        brings a stale node back."""
         now = self._clock.now()
         with self._lock:
             node = self._tracked.get(node_id) or self._track(node_id)
             recovers = node.stale or node.heard_at is None
             node.heard_at = now
             version = self._version + 1
-            old = node.metrics.get(metric)
-            if old is not None and old[0] == value and type(old[0]) is type(value):
-                node.metrics[metric] = (value, ts, old[2])
-            else:
-                node.metrics[metric] = (value, ts, version)
+            metrics, changed = node.metrics, False
+            for metric, value in values.items():
+                old = metrics.get(metric)
+                if old is not None and old[0] == value and type(old[0]) is type(value):
+                    metrics[metric] = (value, ts, old[2])
+                else:
+                    metrics[metric] = (value, ts, version)
+                    changed = True
+            if changed:
                 self._note(node_id, version)
             if recovers:
                 node.stale = False

@@ -37,14 +37,14 @@ BINDINGS = [TELEMETRY, PLAIN, STATUS]
 
 
 class Recorder:
-    """A stand-in for ``live.state.State``: records the two calls ingest makes."""
+    """A stand-in for ``live.state.State``: records the two calls ingest makes (``record``, ``set_online``)."""
 
     def __init__(self) -> None:
         self.updates: list[tuple[str, str, object, datetime]] = []
         self.presence: list[tuple[str, bool, datetime]] = []
 
-    def update(self, node_id: str, metric: str, value: float | bool | str, ts: datetime) -> None:
-        self.updates.append((node_id, metric, value, ts))
+    def record(self, node_id: str, values: dict[str, float | bool | str], ts: datetime) -> None:
+        self.updates.extend((node_id, metric, value, ts) for metric, value in values.items())
 
     def set_online(self, node_id: str, online: bool, ts: datetime) -> None:
         self.presence.append((node_id, online, ts))
@@ -199,7 +199,7 @@ def message(topic: str, payload: bytes) -> mqtt.MQTTMessage:
 
 
 class Exploding(Recorder):
-    def update(self, node_id, metric, value, ts):
+    def record(self, node_id, values, ts):
         raise RuntimeError("disk full")
 
 
