@@ -291,17 +291,6 @@ class Commander(MqttPart):
         else:
             self._ready.set()
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
-                      reasons: list[mqtt.ReasonCode], properties: Properties | None) -> None:
-        refused = [f"{topic} ({reason})" for topic, reason in zip(self.filters, reasons) if reason.is_failure]
-        if refused:
-            log.warning("mqtt %s:%s refused subscriptions: %s", self.host, self.port, ", ".join(refused))
-        self._ready.set()
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
-                       reason: mqtt.ReasonCode, properties: Properties | None) -> None:
-        self._ready.clear()
-
     def _on_result(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         """Match an answer to its waiting command; count anything else. Never raises."""
         try:

@@ -62,6 +62,7 @@ class Ingest(MqttPart):
                  listeners: Sequence[Listener] = (), gateways: Mapping[str, Sequence[str]] | None = None):
         self.host, self.port, _user, _password = broker_address(url)
         self.router = Router(bindings)
+        self.filters = self.router.filters
         self.state = state
         self.park = park
         self.listeners = tuple(listeners)
@@ -113,20 +114,7 @@ class Ingest(MqttPart):
             log.warning("mqtt %s:%s refused the connection: %s", self.host, self.port, reason)
             return
         log.info("mqtt %s:%s connected (session present: %s)", self.host, self.port, flags.session_present)
-        client.subscribe([(topic, 1) for topic in self.router.filters])
-
-    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
-                      reasons: list[mqtt.ReasonCode], properties: Properties | None) -> None:
-        refused = [f"{topic} ({reason})" for topic, reason in zip(self.router.filters, reasons)
-                   if reason.is_failure]
-        if refused:
-            log.warning("mqtt %s:%s refused subscriptions: %s", self.host, self.port, ", ".join(refused))
-        self._ready.set()
-
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
-                       reason: mqtt.ReasonCode, properties: Properties | None) -> None:
-        self._ready.clear()
-        log.info("mqtt %s:%s disconnected: %s", self.host, self.port, reason)
+        client.subscribe([(topic, 1) for topic in self.filters])
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         """Route one message into the state; count it; never raise."""

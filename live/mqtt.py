@@ -7,14 +7,18 @@ TLS (port 8883 by default; ``?ca=/path/ca.pem`` names the CA that signed the bro
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
 
 from twin.errors import InputError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 TLS_OPTIONS = ("ca", "cert", "key")
@@ -53,11 +57,28 @@ def mqtt_client(url: str, client_id: str = "") -> mqtt.Client:
 
 
 class MqttPart:
-    """Something with an MQTT connection of its own that is ready once connected and subscribed:
-    subclasses set ``_ready`` from their callbacks and give ``start`` and ``stop``."""
+    """Something with an MQTT connection of its own, ready once connected and subscribed to
+    ``filters``: subclasses set ``host``, ``port`` and ``filters``, subscribe on connect, register
+    :meth:`_on_subscribe` and :meth:`_on_disconnect`, and give ``start`` and ``stop``."""
+
+    host: str
+    port: int
+    filters: list[str]
 
     def __init__(self) -> None:
         self._ready = threading.Event()
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
+                      reasons: list[mqtt.ReasonCode], properties: Properties | None) -> None:
+        refused = [f"{topic} ({reason})" for topic, reason in zip(self.filters, reasons) if reason.is_failure]
+        if refused:
+            log.warning("mqtt %s:%s refused subscriptions: %s", self.host, self.port, ", ".join(refused))
+        self._ready.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason: mqtt.ReasonCode, properties: Properties | None) -> None:
+        self._ready.clear()
+        log.info("mqtt %s:%s disconnected: %s", self.host, self.port, reason)
 
     def start(self) -> Self:
         raise NotImplementedError
