@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -26,6 +26,7 @@ from twin.scene import read_scene
 from twin.errors import InputError
 from twin.web.access import LOCAL, audit_path
 from twin.web.deltas import node_index
+from twin.web.live_card import LiveCard
 from twin.web.live_view import LiveView
 from twin.web.looks import look_metrics, ramp_rgb, rooms_of_devices
 from twin.web.server import BackgroundServer
@@ -318,3 +319,21 @@ def test_devices_take_the_colour_of_their_state_and_unchanged_looks_send_nothing
     live.state.update(light, "on", False, datetime.now(UTC))
     view.pull()
     assert [m for m in viewport.sent if m.get("rgb") == [117, 117, 117]], "an unlit lamp is grey"
+
+
+def test_the_card_chart_follows_a_new_value_beyond_its_range(demo, tmp_path):
+    spec = read_scene(DEMO).live
+    live = Live(demo, spec, broker_url="mqtt://127.0.0.1:1", folder=tmp_path / "live")  # not started
+    detector, now = f"dev:{DETECTOR}", datetime.now(UTC)
+    live.history.record(detector, "smoke", False, now - timedelta(hours=2))
+    live.history.flush()
+    live.state.update(detector, "smoke", False, now - timedelta(hours=2))
+    card = LiveCard(live, "en")
+    card.show(detector)
+    assert card.chart_box.visible and card.chart.object.y_range.end < 1, "a flat false line"
+    live.state.update(detector, "smoke", True, now)
+    _, changes = live.state.changes_since(0)
+    card.refresh(changes)
+    assert card.source.data["v"][-1] == 1.0 and card.chart.object.y_range.end > 1, "the new value is in view"
+    assert "✔" in card.values.object
+    live.history.close()

@@ -110,6 +110,7 @@ class LiveCard:
                 self.source.patch({"t": [(len(data["t"]) - 1, ts)]})
                 self.source.stream({"t": [ts], "v": [float(new[0])]})
                 self.chart.object.x_range.end = ts
+                self.fit_values()
 
     def values_html(self) -> str:
         if not self.node_id:
@@ -143,14 +144,19 @@ class LiveCard:
         if points:
             times.append(local_naive(end))
             values.append(values[-1])
-        low, high = (min(values), max(values)) if values else (0.0, 1.0)
-        pad = (high - low) * 0.1 or max(abs(high) * 0.1, 0.5)
         fig = self.chart.object
         fig.x_range.start, fig.x_range.end = local_naive(start), local_naive(end)
-        fig.y_range.start, fig.y_range.end = low - pad, high + pad
         self.source.data = {"t": times, "v": values}
+        self.fit_values()
         self.chart.object.title.text = f"{metric} · {t('live.chart', self.lang)}"
         self.chart_box.visible = bool(points)
+
+    def fit_values(self) -> None:
+        """The value axis around what the chart holds, with a margin (a flat line gets ±0.5)."""
+        values = self.source.data["v"]
+        low, high = (min(values), max(values)) if values else (0.0, 1.0)
+        pad = (high - low) * 0.1 or max(abs(high) * 0.1, 0.5)
+        self.chart.object.y_range.start, self.chart.object.y_range.end = low - pad, high + pad
 
     # --- cameras ---------------------------------------------------------------------------------
     def _is_camera(self, node_id: str) -> bool:
