@@ -14,6 +14,7 @@ from twin.web.messages import t
 
 REFRESH_MS = 2000
 TABLE_CSS = """
+:host { color: #e0e0e0; }
 table.twin-diagnostics { border-collapse: collapse; font-size: 13px; }
 .twin-diagnostics th, .twin-diagnostics td { padding: 3px 10px; text-align: left; border-bottom: 1px solid #333; }
 .twin-diagnostics td:nth-child(2), .twin-diagnostics td:nth-child(3), .twin-diagnostics td:nth-child(4)
@@ -41,7 +42,8 @@ class Diagnostics:
 
     def __init__(self, live: Live, lang: str = "zh"):
         self.live, self.lang = live, lang
-        self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-diag-summary"])
+        self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-diag-summary"],
+                                    stylesheets=[TABLE_CSS])
         self.table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self._last = (time.monotonic(), 0)
         self.refresh()
