@@ -82,7 +82,15 @@ class Live:
         return self.broker.url if self.broker is not None else self._broker_url
 
     def start(self) -> Self:
-        """Start the broker (private), ingest, commands and simulator; wait until ingest subscribed."""
+        """Start the broker (private), ingest, commands and simulator; wait until ingest subscribed.
+        When a part fails to start, those already started are stopped (no broker is left behind)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Self:
         if self.broker is not None:
             self.broker.start()
         bindings = list(self.spec.bindings)

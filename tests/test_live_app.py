@@ -337,3 +337,13 @@ def test_the_card_chart_follows_a_new_value_beyond_its_range(demo, tmp_path):
     assert card.source.data["v"][-1] == 1.0 and card.chart.object.y_range.end > 1, "the new value is in view"
     assert "✔" in card.values.object
     live.history.close()
+
+
+def test_a_part_that_fails_to_start_leaves_no_broker_behind(demo, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "scene.toml").write_text('name = "bare"\ncrs = "EPSG:4549"\norigin = [0.0, 0.0, 0.0]\n', encoding="utf-8")
+    live = Live(demo, read_scene(DEMO).live, simulated=read_scene(bare), folder=tmp_path / "live")
+    with pytest.raises(InputError, match="registry"):
+        live.start()
+    assert live.broker is not None and not live.broker.running
