@@ -99,14 +99,20 @@ export function render({ model, el: host }) {
     root.dataset.frameMs = (performance.now() - t).toFixed(1);
     setTimeout(() => { frameDoneAt = performance.now(); frameCostMs = frameDoneAt - t; }, 0);
   };
-  // Changes streaming in (live styles, blinking) draw at most at a pace that leaves the main thread
-  // free for as long as the last frame took: on a slow GPU, messages keep being applied between
-  // frames instead of queueing behind them; on a real one the wait is nothing.
-  const drawSoon = () => {
-    if (drawPending) return;
+  // Changes streaming in (live styles) draw at most at a pace that leaves the main thread free for
+  // as long as the last frame took: on a slow GPU, messages keep being applied between frames
+  // instead of queueing behind them; on a real one the wait is nothing. A blink tick draws at once
+  // (``paced`` false), else a slow frame could skip every other tick and the blink would not show.
+  let drawTimer = null;
+  const drawSoon = (paced = true) => {
+    if (drawPending && (paced || drawTimer === null)) return;
+    clearTimeout(drawTimer);
     drawPending = true;
-    const wait = Math.max(0, frameDoneAt + frameCostMs - performance.now());
-    setTimeout(() => requestAnimationFrame(() => { drawPending = false; draw(); }), wait);
+    const wait = paced ? Math.max(0, frameDoneAt + frameCostMs - performance.now()) : 0;
+    drawTimer = setTimeout(() => {
+      drawTimer = null;
+      requestAnimationFrame(() => { drawPending = false; draw(); });
+    }, wait);
   };
   const overlays = [status, caption, readout, compass];
   const resizer = new ResizeObserver(() => {
@@ -343,7 +349,7 @@ export function render({ model, el: host }) {
       if (batches[no]) { paintNode(batches[no], node); dirty.add(batches[no]); }
     }
     for (const batch of dirty) touch(batch, false);
-    drawSoon();
+    drawSoon(false);
   }, BLINK_PERIOD_MS / 2);
 
   // {op:'batches', batches:[no...], visible, opacity, offset_z}
