@@ -1,4 +1,4 @@
-"""The ``twin`` command: inspect, find, generate, check, serve, simulate, history."""
+"""The ``twin`` command: inspect, find, generate, check, serve, simulate, history, network."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,7 @@ from rich.table import Table
 
 from twin.errors import InputError
 from twin.info import park_info
+from twin.networks.commands import add_commands as add_network_commands
 from twin.scene import scene_file
 
 err = Console(stderr=True)
@@ -266,6 +267,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--to", help="ISO 8601 end (default: now)")
     s.add_argument("--out", type=Path, help="the CSV file (default: standard output)")
     s.set_defaults(run=cmd_history_export)
+    add_network_commands(sub)
     return p
 
 
