@@ -36,7 +36,10 @@ _TYPE_KEYS = {"type", "heartbeat_s", "metrics", "commands"}
 _METRIC_KEYS = {"unit", "kind", "path", "deadband", "keepalive_s", "scale", "colours"}
 _COMMAND_KEYS = {"actions", "timeout_s", "topic", "result_topic"}
 _BINDING_KEYS = {"topic", "node", "metrics", "status"}
-_RULE_KEYS = {"key", "device_type", "node", "metric", *CONDITIONS, "for_s", "severity", "message"}
+_RULE_KEYS = {"key", "device_type", "node", "metric", *CONDITIONS, "for_s", "severity", "message", "linkage"}
+#: What a rule's alarm opens when clicked, beside flying there: ``isolate`` runs burst isolation
+#: (关阀分析) at the alarmed pipe (a leak detector's host pipe, a network node's pipe).
+LINKAGES = ("isolate",)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class RuleSpec:
     rate_above_per_min: float | None = None
     for_s: float = 0.0
     message: dict[str, str] = field(default_factory=dict)  # language → text
+    linkage: str | None = None  # one of LINKAGES
 
 
 @dataclass(frozen=True)
@@ -391,6 +395,9 @@ def _rule(r: _Reader, where: str, t: dict, types: dict[str, DeviceType] | None) 
     if not isinstance(message, dict) or not all(isinstance(v, str) and v.strip() for v in message.values()):
         r.problem(f"{where}message", f"must be a table of language = \"text\", e.g. {{ zh = \"…\", en = \"…\" }}, "
                   f"not {message!r}")
+    linkage = r.text(t, "linkage", where)
+    if linkage is not None and linkage not in LINKAGES:
+        r.problem(f"{where}linkage", f"unknown linkage {linkage!r} (one of {', '.join(LINKAGES)})")
     if device_type is not None and metric is not None and types is not None:
         declared = types.get(device_type)
         if declared is None:
@@ -407,7 +414,7 @@ def _rule(r: _Reader, where: str, t: dict, types: dict[str, DeviceType] | None) 
     if isinstance(equals, int) and not isinstance(equals, bool):
         equals = float(equals)
     return RuleSpec(key, metric, severity, device_type, node, above, below, outside, equals, rate, for_s,
-                    dict(message))
+                    dict(message), linkage)
 
 
 # --- checking against the park -----------------------------------------------------------------

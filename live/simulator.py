@@ -5,8 +5,8 @@ Every device of a scene's registry reports on the demo convention (``park/<code>
 gateway ``offline``. Values follow real daily shapes (``live/profiles``: an office room's
 temperature, humidity, CO2 and occupancy; a building's hourly electricity by weekday) in the park's
 local solar time, with per-room offsets and noise; meters integrate their power. Now and then (a
-rate per simulated hour) a smoke detector fires for a few minutes, a room overheats, a manhole cover
-opens, a lift faults, a device goes offline or a gateway drops without a DISCONNECT and comes back.
+rate per simulated hour) a smoke detector fires for a few minutes, a room overheats, a water main
+leaks, a manhole cover opens, a lift faults, a device goes offline or a gateway drops without a DISCONNECT and comes back.
 Street lights and door locks obey commands on ``park/<code>/command``.
 
 Simulated time runs ``speed`` times the injected clock from ``start``: with ``speed=60`` an hour
@@ -55,7 +55,7 @@ TICK_MAX_S = 0.1  #: longest real wait between two looks at the clock
 FIRST_REPORT_REAL_S = 5.0  #: every device reports once within this many real seconds of start
 CATCH_UP_PERIODS = 20  #: a device this many periods behind skips ahead instead of bursting
 COMMAND_DELAY_S = 0.3  #: a device answers a command after this many real seconds
-EVENT_KINDS = ("smoke", "overheat", "manhole_open", "lift_fault", "device_offline", "gateway_drop")
+EVENT_KINDS = ("smoke", "overheat", "manhole_open", "pipe_leak", "lift_fault", "device_offline", "gateway_drop")
 MAX_EVENTS_PER_TICK = 50.0  #: a long jump of the clock does not start a storm
 
 #: Metrics per device type when the scene declares none (``[live]``): the demo's vocabulary.
@@ -67,6 +67,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "camera": ("recording",), "access_door": ("locked", "open"), "street_light": ("on", "power_w"),
     "charging_pile": ("charging", "power_kw"), "parking_sensor": ("occupied",),
     "manhole_cover": ("open", "tilt_deg"), "lift": ("floor", "running", "fault"),
+    "leak_detector": ("leak", "noise_db"),
 }
 #: Commands per device type when the scene declares none.
 DEFAULT_ACTIONS: dict[str, tuple[str, ...]] = {"street_light": ("on", "off"),
@@ -224,13 +225,15 @@ class Model:
             "energy_meter": self._energy, "water_meter": self._water, "flow_sensor": self._flow,
             "pressure_sensor": self._pressure, "level_sensor": self._level, "camera": self._camera,
             "access_door": self._door, "street_light": self._light, "charging_pile": self._pile,
-            "parking_sensor": self._parking, "manhole_cover": self._manhole, "lift": self._lift}
+            "parking_sensor": self._parking, "manhole_cover": self._manhole, "lift": self._lift,
+            "leak_detector": self._leak}
         self._by_metric = {"temperature": self._room, "humidity": self._room, "co2": self._room,
                            "pm25": self._room, "occupancy": self._room, "smoke": self._smoke,
                            "energy_kwh": self._energy, "volume_m3": self._water,
                            "flow_m3h": self._flow, "pressure_kpa": self._pressure,
                            "level_m": self._level, "recording": self._camera, "locked": self._door,
-                           "occupied": self._parking, "charging": self._pile, "tilt_deg": self._manhole}
+                           "occupied": self._parking, "charging": self._pile, "tilt_deg": self._manhole,
+                           "leak": self._leak, "noise_db": self._leak}
 
     def local(self, at: datetime) -> datetime:
         """The park's local solar time (naive) at a UTC time."""
@@ -369,6 +372,11 @@ class Model:
         tilt = d.state.setdefault("tilt_deg", abs(d.rng.gauss(0, 0.5)))
         return {"open": False, "tilt_deg": round(max(tilt + d.rng.gauss(0, 0.05), 0.0), 2)}
 
+    def _leak(self, d: SimDevice, local: datetime, dt_s: float) -> dict[str, Value]:
+        """A noise logger on a main: a quiet pipe hums at 25–35 dB, more by day."""
+        quiet = d.state.setdefault("noise_db", d.rng.uniform(25.0, 35.0))
+        return {"leak": False, "noise_db": round(quiet + 3 * self.profiles.load_factor(local) + d.rng.gauss(0, 0.8), 1)}
+
     def _lift(self, d: SimDevice, local: datetime, dt_s: float) -> dict[str, Value]:
         floors = d.state.setdefault("floors", d.rng.randint(3, 10))
         running = d.rng.random() < self._busy(local, 0.7, 0.05, 0.15)
@@ -407,6 +415,8 @@ SPELLS = {
     "overheat": Spell("temperature", lambda rng: {"temperature": round(rng.uniform(36.0, 45.0), 1)}, (2, 6)),
     "manhole_open": Spell("open", lambda rng: {"open": True, "tilt_deg": round(rng.uniform(15.0, 60.0), 1)},
                           (5, 20), "manhole_cover"),
+    "pipe_leak": Spell("leak", lambda rng: {"leak": True, "noise_db": round(rng.uniform(55.0, 75.0), 1)},
+                       (30, 120), "leak_detector"),
     "lift_fault": Spell("fault", lambda rng: {"fault": True, "running": False}, (10, 30), "lift"),
 }
 

@@ -38,7 +38,7 @@ def demo_live() -> LiveSpec:
 def test_the_demo_declares_every_device_type_of_its_registry(demo_live):
     with (DEMO / "devices.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert set(demo_live.device_types) == {row["type"] for row in rows} and len(demo_live.device_types) == 16
+    assert set(demo_live.device_types) == {row["type"] for row in rows} and len(demo_live.device_types) == 17
     assert demo_live.metric("temperature_sensor", "temperature") == MetricSpec(
         "temperature", "°C", "number", "temperature", 0.2, 900.0, (16.0, 32.0), {})
     assert demo_live.metric("smoke_detector", "smoke").colours == {"true": (229, 57, 53), "false": (67, 160, 71)}
@@ -174,6 +174,8 @@ def test_a_scene_without_live_has_an_empty_spec(tmp_path):
     (TYPES + RULE + 'above = 30\nmessage = "hot"\n', "live.rules[0].message: must be a table of language = \"text\""),
     (TYPES + RULE + 'above = 30\n' + RULE + 'above = 40\n', "live.rules: key 'hot' is used twice"),
     (TYPES + RULE.replace('"hot"', '"too hot"') + 'above = 30\n', "live.rules[0].key: 'too hot': use letters"),
+    (TYPES + RULE + 'above = 30\nlinkage = "evacuate"\n',
+     "live.rules[0].linkage: unknown linkage 'evacuate' (one of isolate)"),
 ])
 def test_each_live_problem_is_one_line_naming_file_and_field(tmp_path, text, problem):
     file = scene_with(tmp_path, text)

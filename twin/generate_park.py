@@ -792,6 +792,7 @@ DEVICE_TYPES = {
     "pressure_sensor": ("压力传感器", "PT-100 压力变送器 0-1.6MPa", 1),
     "flow_sensor": ("流量计", "EMF-200 电磁流量计", 2),
     "level_sensor": ("液位计", "RL-80 雷达液位计", 2),
+    "leak_detector": ("漏损监测仪", "LD-200 管道噪声漏损监测仪", 1),
 }
 CAMERA_MODELS = {"bullet": "DS-2CD3T47 400万像素枪机", "dome": "DS-2DE4425 400万像素球机",
                  "lpr": "DS-TCG227 车牌识别抓拍机", "indoor": "DS-2CD3346 400万像素室内半球"}
@@ -1020,8 +1021,12 @@ def parking_devices(reg: Registry, spaces: list[Feature]) -> None:
                     gateway=PARKING_GATEWAY)
 
 
+LEAK_DETECTOR_EVERY = 4  # a noise logger on every fourth water main
+
+
 def network_devices(reg: Registry, networks: list[Network], pond: Feature) -> None:
-    """Manhole covers on manholes; pressure and flow at sources, hydrants, gas and heat services; pond level."""
+    """Manhole covers on manholes; pressure and flow at sources, hydrants, gas and heat services; leak
+    detectors on water mains; pond level."""
     for net in networks:
         u = net.utility
         for node in net.nodes:
@@ -1038,6 +1043,12 @@ def network_devices(reg: Registry, networks: list[Network], pond: Feature) -> No
             elif props["node_type"] == "service" and u.name in ("gas", "heat"):
                 kind = "pressure_sensor" if u.name == "gas" else "flow_sensor"
                 reg.add(f"{kind[:1].upper()}T-{node.code}", kind, f"{props['name']}", host, (p.x, p.y, -depth_m), gateway=NETWORK_GATEWAY)
+        if u.name == "water":
+            mains = [pipe for pipe in net.pipes if pipe.props["diameter_mm"] == u.main_mm]
+            for pipe in mains[::LEAK_DETECTOR_EVERY]:
+                mid = pipe.geometry.interpolate(0.5, normalized=True)
+                reg.add(f"LD-{pipe.code}", "leak_detector", f"给水管{pipe.code}", f"gis:pipes:{pipe.code}",
+                        (mid.x, mid.y, -u.depth_m), gateway=NETWORK_GATEWAY)
     c = pond.geometry.representative_point()
     reg.add("LT-WT1", "level_sensor", f"{pond.props['name']}水位", f"gis:water:{pond.code}", (c.x, c.y, 0.0), gateway=NETWORK_GATEWAY)
 
@@ -1236,6 +1247,9 @@ LIVE_TYPES: dict[str, dict] = {
     "manhole_cover": {"heartbeat_s": 1800.0, "metrics": {
         "open": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}},
         "tilt_deg": {"unit": "°", "deadband": 1.0, "keepalive_s": 3600.0, "scale": [0.0, 30.0]}}},
+    "leak_detector": {"heartbeat_s": 900.0, "metrics": {
+        "leak": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}},
+        "noise_db": {"unit": "dB", "deadband": 1.0, "keepalive_s": 3600.0, "scale": [20.0, 80.0]}}},
     "lift": {"heartbeat_s": 120.0, "metrics": {
         "floor": {"deadband": 0.5, "keepalive_s": 900.0},
         "running": {"kind": "boolean", "keepalive_s": 900.0, "colours": {"true": GREEN, "false": GREY}},
@@ -1257,6 +1271,8 @@ LIVE_RULES = [
      "severity": "warning", "message": {"zh": "CO2 浓度持续偏高，请加强通风", "en": "CO2 high for 5 minutes: ventilate"}},
     {"key": "manhole-open", "device_type": "manhole_cover", "metric": "open", "equals": True, "severity": "major",
      "message": {"zh": "井盖开启", "en": "Manhole cover open"}},
+    {"key": "pipe-leak", "device_type": "leak_detector", "metric": "leak", "equals": True, "severity": "critical",
+     "message": {"zh": "给水管道漏损", "en": "Water pipe leak"}, "linkage": "isolate"},
     {"key": "lift-fault", "device_type": "lift", "metric": "fault", "equals": True, "severity": "major",
      "message": {"zh": "电梯故障", "en": "Lift fault"}},
     {"key": "pressure-range", "device_type": "pressure_sensor", "metric": "pressure_kpa", "outside": [150.0, 650.0],
