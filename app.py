@@ -14,12 +14,14 @@ import panel as pn
 
 from live.alarms import Alarm
 from live.runtime import Live
+from twin.networks.scene import SceneNetworks
 from twin.park import Park
 from twin.web.access import guarded
 from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
 from twin.web.finder import Finder
 from twin.web.info import node_card
+from twin.web.network_panel import NetworkPanel
 from twin.web.live_card import LiveCard
 from twin.web.live_view import PULL_PERIOD_MS, LiveView
 from twin.web.looks import look_metrics, scales
@@ -44,11 +46,12 @@ def language(args: Mapping[str, str]) -> str:
     return args.get("lang") if args.get("lang") in LANGUAGES else LANGUAGES[0]
 
 
-@guarded("app.view", lambda park, args=None, live=None: f"park/{park.name}")
-def create_app(park: Park, args: Mapping[str, str] | None = None,
-               live: Live | None = None) -> pn.viewable.Viewable:
+@guarded("app.view", lambda park, args=None, live=None, networks=None: f"park/{park.name}")
+def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | None = None,
+               networks: SceneNetworks | None = None) -> pn.viewable.Viewable:
     """One session's page (``args``: its URL arguments, read from the session when not given;
-    ``live``: the park's live side — state, alarms, history, commands — when it has one)."""
+    ``live``: the park's live side — state, alarms, history, commands — when it has one;
+    ``networks``: its pipe networks, for burst isolation and traces)."""
     args = url_args() if args is None else args
     lang = language(args)
     pn.config.theme = "dark"
@@ -57,6 +60,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
     navigator = Navigator(park, viewport, lang)
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
     live_card = LiveCard(live, lang) if live is not None else None
+    analysis = NetworkPanel(park, networks, viewport, navigator, lang) if networks and networks.networks else None
+    linkage = {rule.key: rule.linkage for rule in live.spec.rules} if live is not None else {}
 
     def describe(node_id: str, cameras: bool = False) -> None:
         card.object = node_card(park, node_id, lang)
@@ -67,13 +72,19 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
     def show(node_id: str) -> None:
         describe(node_id)
         viewport.highlight([node_id] if node_id else [])
+        if analysis is not None and node_id:
+            analysis.offer(node_id)
 
     def locate(node_id: str, cameras: bool = False) -> None:
         navigator.locate(node_id)
         describe(node_id, cameras)
 
     def go_to_alarm(alarm: Alarm) -> None:
-        if alarm.node in park:
+        if alarm.node not in park:
+            return
+        if linkage.get(alarm.rule) == "isolate" and analysis is not None and analysis.isolate_at(alarm.node):
+            describe(alarm.node, cameras=True)  # the isolation frames the segment
+        else:
             locate(alarm.node, cameras=True)
 
     @guarded("view.home", lambda _event: f"park/{park.name}")
@@ -101,7 +112,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None,
     tours = TourPlayer(viewport, park.tours, lang, focus=navigator.isolate)
     side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"],
                      stylesheets=[LARGE_SCREEN_CSS])
-    details = [card] if live_card is None else [live_card.panel(), card]
+    details = ([analysis.panel()] if analysis else []) + ([card] if live_card is None else [live_card.panel(), card])
     info = pn.Card(*details, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
                    css_classes=["twin-side"], stylesheets=[LARGE_SCREEN_CSS])
     centre = [viewport]

@@ -11,9 +11,10 @@ import shapely
 from gis import mesh
 from gis.extrude import blocks
 from gis.layers import LayerReport, LayerSpec, read_layer, to_park
-from gis.pipes import node_markers, pipe_tubes
-from gis.roles import ROLES, UTILITIES
+from gis.pipes import flow_arrows, node_markers, pipe_tubes
+from gis.roles import ROLES, UTILITIES, flow_sign
 from gis.surfaces import surfaces
+from models.network import OWN_RGB, node_type_key
 from twin.errors import InputError
 from twin.ground import Ground, park_z
 from twin.park import ROOT_ID, Node, Park, PropertySet
@@ -21,7 +22,7 @@ from twin.park import ROOT_ID, Node, Park, PropertySet
 
 def add_layer(park: Park, spec: LayerSpec, ground_z_m: float | Ground = 0.0) -> LayerReport:
     """Read ``spec``, reproject it to ``park.crs`` and add its features as nodes under the park
-    root, with one render batch for the layer (pipes: one per utility).
+    root, with one render batch for the layer (pipes and network nodes: per utility, see :func:`_batches`).
 
     ``ground_z_m`` is the ground elevation in the park CRS's vertical datum (like the scene's
     ``[ground] elevation_m``), or a :class:`~twin.ground.Ground` (a DEM); node bounds and batch points are relative to ``park.origin_m``.
@@ -40,6 +41,8 @@ def read_park_layer(park: Park, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, Laye
     gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy - park.origin_m[:2]))
     where = f"{report.path} layer {report.layer}"
     _check_utility(gdf, spec.role, where)
+    if spec.role == "pipes":
+        _check_flow(gdf, where)
     ids = [f"gis:{spec.key}:{i}" for i in gdf.index]
     if clash := next((i for i in ids if i in park), None):
         raise InputError(f"{where}: node id {clash} is already in the park (give the layer its own `key`)")
@@ -53,7 +56,7 @@ def add_features(park: Park, spec: LayerSpec, gdf: gpd.GeoDataFrame, report: Lay
     ground_m = park_z(ground_z_m, float(park.origin_m[2]))  # a height, or a function of xy
     soup = _soup(gdf, spec.role, ground_m, float(park.origin_m[2]))
     _add_nodes(park, gdf, spec.role, ids, mesh.bounds(soup, len(gdf)))
-    batches = list(_batches(gdf, spec, soup, ids))
+    batches = list(_batches(gdf, spec, soup, ids, ground_m, float(park.origin_m[2])))
     park.batches.extend(batches)
     report.nodes, report.triangles = len(ids), sum(b.n_triangles for b in batches)
     return report
@@ -84,6 +87,15 @@ def _check_utility(gdf: gpd.GeoDataFrame, role: str, where: str) -> None:
                          + (f", not {', '.join(map(repr, unknown))}" if unknown else " for every pipe"))
 
 
+def _check_flow(gdf: gpd.GeoDataFrame, where: str) -> None:
+    """Every pipe's ``flow_direction``, when the layer has one, is a value of :data:`gis.roles.FLOW_DIRECTIONS`."""
+    for code, value in (gdf["flow_direction"].items() if "flow_direction" in gdf else ()):
+        try:
+            flow_sign(value)
+        except ValueError as exc:
+            raise InputError(f"{where}: pipe {code}: {exc}") from None
+
+
 def _add_nodes(park: Park, gdf: gpd.GeoDataFrame, role: str, ids: list[str], bounds_m: np.ndarray) -> None:
     kind = ROLES[role].kind
     records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
@@ -96,17 +108,39 @@ def _add_nodes(park: Park, gdf: gpd.GeoDataFrame, role: str, ids: list[str], bou
                       properties_loader=PropertySet("attributes", {k: v for k, v in record.items() if not _missing(v)})))
 
 
-def _batches(gdf: gpd.GeoDataFrame, spec: LayerSpec, soup: mesh.Soup, ids: list[str]):
-    """One batch for the layer; pipes one per utility (``pipes:<utility>``). None when empty."""
+def _batches(gdf: gpd.GeoDataFrame, spec: LayerSpec, soup: mesh.Soup, ids: list[str], ground_m, origin_z_m: float):
+    """One batch for the layer (none when empty), but the pipe networks per utility (docs/scene-format.md):
+
+    - pipes: ``pipes:<utility>`` (the tubes, key ``gis:<layer>:<utility>``), ``arrows:<utility>``
+      (flow arrows, owned by their pipe), and ``pipes_x5:``, ``arrows_x5:<utility>`` (both exaggerated);
+    - network nodes: ``network_nodes:<utility>`` (``unknown`` for nodes without one), and
+      ``network_nodes:<utility>:<node_type>`` for node types of their own colour (hydrants).
+    """
+    if spec.role == "pipes":
+        utility = gdf["utility"].to_numpy()
+        for family, part in (("pipes", soup), ("arrows", flow_arrows(gdf, ground_m, origin_z_m)),
+                             ("pipes_x5", pipe_tubes(gdf, ground_m, origin_z_m, exaggerated=True)),
+                             ("arrows_x5", flow_arrows(gdf, ground_m, origin_z_m, exaggerated=True))):
+            yield from _per_group(part, utility, spec, family, ids)
+    elif spec.role == "network_nodes":
+        utility = gdf["utility"] if "utility" in gdf else [None] * len(gdf)
+        kind = gdf["node_type"] if "node_type" in gdf else [None] * len(gdf)
+        group = [(u if isinstance(u, str) else "unknown") + (f":{k}" if k in OWN_RGB else "")
+                 for u, k in zip(utility, map(node_type_key, kind))]
+        yield from _per_group(soup, np.array(group, dtype=object), spec, "network_nodes", ids)
+    elif len(soup[1]):
+        yield mesh.to_batch(f"gis:{spec.key}", spec.role, soup, ids)
+
+
+def _per_group(soup: mesh.Soup, group: np.ndarray, spec: LayerSpec, family: str, ids: list[str]):
+    """A batch per value of the rows' ``group``: category ``<family>:<group>``, key
+    ``gis:<layer>:<group>`` for the layer's own family, else ``gis:<layer>:<family>:<group>``."""
     triangles, owner = soup
-    if spec.role != "pipes":
-        if len(owner):
-            yield mesh.to_batch(f"gis:{spec.key}", spec.role, soup, ids)
-        return
-    utility = gdf["utility"].to_numpy()[owner]
-    for name in sorted(set(utility)):
-        mine = utility == name
-        yield mesh.to_batch(f"gis:{spec.key}:{name}", f"pipes:{name}", (triangles[mine], owner[mine]), ids)
+    key = f"gis:{spec.key}" if family == spec.role else f"gis:{spec.key}:{family}"
+    of_triangle = group[owner]
+    for name in sorted(set(of_triangle)):
+        mine = of_triangle == name
+        yield mesh.to_batch(f"{key}:{name}", f"{family}:{name}", (triangles[mine], owner[mine]), ids)
 
 
 def _missing(value: Any) -> bool:

@@ -66,6 +66,7 @@ CATALOGUE: dict[str, Entry] = {
     "pressure_sensor": Entry(procedural.pressure_sensor, (0, 170, 210), "point"),
     "flow_sensor": Entry(procedural.flow_sensor, (60, 200, 230), "point"),
     "level_sensor": Entry(procedural.level_sensor, (20, 140, 140), "point"),
+    "leak_detector": Entry(procedural.leak_detector, (255, 120, 40), "point"),
 }
 GENERIC = Entry(procedural.generic, (240, 100, 240), "point", on_pole=True)
 DEVICE_TYPES: tuple[str, ...] = tuple(CATALOGUE)

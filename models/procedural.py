@@ -117,6 +117,13 @@ def flow_sensor() -> trimesh.Trimesh:
                  _rod(0.09, (0.13, 0, 0), (0.17, 0, 0), 10), _box((0.12, 0.12, 0.1), (0, 0, 0.11)))
 
 
+def leak_detector() -> trimesh.Trimesh:
+    """A noise logger clamped on top of a main (origin on the pipe axis): its magnet foot on the
+    crown of a DN200 pipe, the logger body and a stub antenna above."""
+    return _join(_rod(0.035, (0, 0, 0.1), (0, 0, 0.13), 10), _rod(0.045, (0, 0, 0.13), (0, 0, 0.29), 10),
+                 _rod(0.008, (0, 0, 0.29), (0, 0, 0.4), 6))
+
+
 def level_sensor() -> trimesh.Trimesh:
     """A radar level meter on a 1 m post and arm, its horn looking down at the water."""
     horn = cone(0.07, 0.12, sections=10, transform=trimesh.transformations.translation_matrix((0.5, 0, 0.74)))

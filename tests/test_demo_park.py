@@ -27,7 +27,8 @@ FORMAT_COLUMNS = ["code", "name", "type", "model", "host", "lon", "lat", "height
 #: Plausible mounting heights above ground (m) of outdoor devices, by type.
 HEIGHTS_M = {"street_light": (6.0, 12.0), "camera": (2.5, 12.0), "parking_sensor": (0.0, 0.0),
              "charging_pile": (0.0, 0.0), "manhole_cover": (0.0, 0.0), "access_door": (1.0, 3.0),
-             "pressure_sensor": (-3.0, 1.0), "flow_sensor": (-3.0, 1.0), "level_sensor": (0.0, 0.0)}
+             "pressure_sensor": (-3.0, 1.0), "flow_sensor": (-3.0, 1.0), "level_sensor": (0.0, 0.0),
+             "leak_detector": (-3.0, 0.0)}
 PRESSURISED = ("water", "gas", "heat")
 GRAVITY = ("rain", "sewage")
 DUCTS = ("power", "telecom")

@@ -157,8 +157,10 @@ def test_pipe_slopes_between_inverts(tmp_path):
     park = Park("p", origin_m=(0.0, 0.0, 4.0), crs="EPSG:4549")
     add_layer(park, LayerSpec("sewer", path, "pipes", "code", fields={
         "utility": "=sewage", "diameter_mm": "dn", "invert_start_m": "inv_a", "invert_end_m": "inv_b"}))
-    batch, = park.batches
-    assert batch.category == "pipes:sewage"
+    by_category = {b.category: b for b in park.batches}  # the tubes, their flow arrows, both exaggerated
+    assert sorted(by_category) == ["arrows:sewage", "arrows_x5:sewage", "pipes:sewage", "pipes_x5:sewage"]
+    batch = by_category["pipes:sewage"]
+    assert batch.key == "gis:sewer:sewage"
     points = batch.points_m.astype(float)
     for x_m, invert_m in ((0.0, 8.0), (50.0, 7.5), (100.0, 7.0)):  # sloping linearly by length
         z = points[np.abs(points[:, 0] - x_m) < 0.01, 2]  # rings square to the slope

@@ -33,6 +33,7 @@ from PIL import Image
 from live.clock import Clock, SystemClock
 from twin.batches import RenderBatch
 from twin.park import Node, Park
+from twin.web.view_state import drawn_at_size
 from twin.web.viewport import category_style
 
 #: Batch categories that block a line of sight.
@@ -197,8 +198,8 @@ class Snapshots:
         plotter = pv.Plotter(off_screen=True, window_size=(640, 360), lighting="light_kit")
         plotter.set_background(SKY_RGB[0], top=SKY_RGB[1])
         for batch in self.park.batches:
-            if not batch.n_triangles:
-                continue
+            if not batch.n_triangles or not drawn_at_size(batch.category, exaggerated=False):
+                continue  # a camera sees true-size pipes, never the exaggerated ones
             rgb, opacity = category_style(batch.category)
             mesh = pv.PolyData.from_regular_faces(batch.points_m.astype(float), batch.triangles.astype(np.int64))
             plotter.add_mesh(mesh, color=[v / 255 for v in rgb], opacity=opacity, smooth_shading=False,

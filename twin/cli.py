@@ -149,15 +149,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if scene_file(args.scene).suffix.lower() != ".toml":
         return serve(park, port=args.port, address=args.address, show=args.show)
     from live.runtime import Live
+    from twin.networks.scene import SceneNetworks, scene_networks
     from twin.scene import read_scene
 
     scene = read_scene(args.scene)
+    try:
+        networks = scene_networks(scene)
+    except InputError as exc:  # the rest of the park still serves
+        err.print(f"pipe networks left out: {exc}", highlight=False)
+        networks = SceneNetworks({})
     simulated = None if args.broker or args.no_simulator else scene
     live = Live(park, scene.live, broker_url=args.broker, simulated=simulated, speed=args.speed)
     with live:
         err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
                   f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
-        serve(park, port=args.port, address=args.address, show=args.show, live=live)
+        serve(park, port=args.port, address=args.address, show=args.show, live=live, networks=networks)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:

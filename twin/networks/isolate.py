@@ -6,8 +6,9 @@ valve fails to close (二次关阀), the segment on its far side joins and the b
 again. ``affected_nodes`` are the nodes outside the isolated area cut off from every reservoir,
 tank and source once those valves are closed.
 
-The segments are computed once per network (:class:`Isolator`); a query then costs one pass of
-sparse connected components over the segment graph.
+The segments are computed once per network (:class:`Isolator`), with the segment graph and a
+super-source joined to every source segment; a query then costs one breadth-first pass from the
+super-source over the segment graph, the isolated segments made dead ends.
 
 >>> result = isolate(net, "P2", failed_valves=["V7"])   # doctest: +SKIP
 >>> result.to_json()["valves_to_close"]                  # doctest: +SKIP
@@ -20,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix, csr_array
+from scipy.sparse.csgraph import breadth_first_order
 
 from twin.errors import InputError
 from twin.networks.model import PipeNetwork
@@ -83,6 +84,17 @@ class Isolator:
         self._seg_nodes = _members(seg.node, seg.count)
         self._rows_of_valve = net.valves.groupby("valve_id").indices
         self.source_segments = np.unique(seg.node[net.sources()])
+        # The segment graph, both ways, plus vertex ``count``: a super-source joined to the sources.
+        a = np.r_[self.edges[0], np.full(len(self.source_segments), seg.count)]
+        b = np.r_[self.edges[1], self.source_segments]
+        size = seg.count + 1
+        graph = coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(size, size)).tocsr()
+        graph.sum_duplicates()
+        self._graph = csr_array((graph.data, graph.indices.astype(np.int32), graph.indptr.astype(np.int32)),
+                                shape=(size, size))
+        self._link_ids = frozenset(net.links.index)
+        self._xyz = net.nodes[["x_m", "y_m", "elevation_m"]].to_numpy(float)
+        self._valve_node = net.valves["node"].to_numpy(np.int64)
 
     def _of(self, members: tuple[np.ndarray, np.ndarray], segments: Iterable[int]) -> np.ndarray:
         order, start = members
@@ -110,24 +122,25 @@ class Isolator:
         return area
 
     def _cut_off(self, area: set[int]) -> np.ndarray:
-        """Segments outside ``area`` that reach no source once ``area`` is shut (a bool per segment)."""
-        count = self.segments.count
-        inside = np.zeros(count, bool)
-        inside[list(area)] = True
-        a, b = self.edges
-        keep = ~(inside[a] | inside[b])
-        graph = coo_matrix((np.ones(int(keep.sum()), np.int8), (a[keep], b[keep])), shape=(count, count))
-        _, component = connected_components(graph, directed=False)
-        supplied = np.zeros(component.max() + 1, bool)
-        sources = self.source_segments[~inside[self.source_segments]]
-        supplied[component[sources]] = True
-        return ~supplied[component] & ~inside
+        """Segments outside ``area`` that reach no source once ``area`` is shut (a bool per segment):
+        those a breadth-first search from the super-source misses when every segment of ``area``
+        leads only back to itself."""
+        count, graph = self.segments.count, self._graph
+        indices = graph.indices.copy()
+        for s in area:
+            indices[graph.indptr[s]:graph.indptr[s + 1]] = s
+        reached = breadth_first_order(csr_array((graph.data, indices, graph.indptr), shape=graph.shape), count,
+                                      directed=True, return_predecessors=False)
+        cut = np.ones(count + 1, bool)
+        cut[reached] = False
+        cut[list(area)] = False
+        return cut[:count]
 
     def isolate(self, burst: str, failed_valves: Iterable[str] = ()) -> IsolationResult:
         """Isolate the burst pipe ``burst`` (a link id); ``failed_valves`` stick open."""
         net = self.net
-        failed = tuple(dict.fromkeys(net.valve_id(v) for v in failed_valves))
-        burst = net.link_id(burst)
+        failed = tuple(dict.fromkeys(v if v in self._rows_of_valve else net.valve_id(v) for v in failed_valves))
+        burst = burst if burst in self._link_ids else net.link_id(burst)
         area = self._area(net.links.index.get_loc(burst), set(failed))
         rows = self._boundary_rows(area)
         close = sorted(set(self.valve_ids[rows]) - set(failed))
@@ -140,8 +153,7 @@ class Isolator:
         for row in rows:
             valve = self.valve_ids[row]
             if valve in close and valve not in points:
-                xyz = net.nodes.iloc[int(net.valves["node"].iat[row])][["x_m", "y_m", "elevation_m"]]
-                points[valve] = [float(v) if np.isfinite(v) else None for v in xyz]
+                points[valve] = [float(v) if np.isfinite(v) else None for v in self._xyz[self._valve_node[row]]]
         return IsolationResult(
             net.name, burst, failed, close, sorted(net.links.index[pipes]), sorted(node_ids[nodes]),
             sorted(node_ids[affected]), sorted({b for b in buildings if isinstance(b, str) and b}), points)

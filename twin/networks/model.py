@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from twin.errors import InputError
 
@@ -25,7 +26,6 @@ from twin.errors import InputError
 SOURCE_KINDS = frozenset({"reservoir", "tank", "source"})
 #: Utilities whose networks are pressurised (isolation by valves); the rest are traced.
 PRESSURISED = frozenset({"water", "gas", "heat", "industrial"})
-GRAVITY = frozenset({"rain", "sewage"})
 
 NODE_COLUMNS = {"kind": "junction", "x_m": np.nan, "y_m": np.nan, "elevation_m": np.nan, "building": None}
 LINK_COLUMNS = {"kind": "pipe", "diameter_mm": np.nan, "length_m": np.nan, "material": None,
@@ -82,6 +82,21 @@ class PipeNetwork:
     def link_id(self, name: str) -> str:
         """A link's id from its id or, for scene ids (``gis:pipes:WS-P0003``), its code (``WS-P0003``)."""
         return _id_or_code(self.links.index, name, "pipe", self)
+
+    def nearest_link(self, x_m: float, y_m: float) -> str:
+        """The link nearest a point (a burst reported by where it is): by its line where the network
+        has geometry, else by the straight line between its end nodes."""
+        if "geometry" in self.links:
+            distance = shapely.distance(self.links["geometry"].to_numpy(), shapely.Point(x_m, y_m))
+        else:
+            xy = self.nodes[["x_m", "y_m"]].to_numpy(float)
+            a, b = xy[self.links["start"].to_numpy()], xy[self.links["end"].to_numpy()]
+            ab, ap = b - a, np.array([x_m, y_m]) - a
+            along = np.clip((ap * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
+            distance = np.linalg.norm(ap - along[:, None] * ab, axis=1)
+        if not len(distance) or not np.isfinite(distance).any():
+            raise InputError(f"{self.source or self.name}: network {self.name!r} has no pipe with a position")
+        return str(self.links.index[int(np.nanargmin(distance))])
 
     def valve_id(self, name: str) -> str:
         """A valve's id from its id or code, as :meth:`link_id`."""

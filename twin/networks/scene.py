@@ -19,11 +19,13 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from gis.layers import LayerSpec, read_layer, to_park
-from twin.networks.model import GRAVITY, PipeNetwork
+from gis.pipes import flow_signs
+from gis.roles import flow_sign
+from twin.errors import InputError
+from twin.networks.model import PipeNetwork
 from twin.scene import Scene
 
 SNAP_TOLERANCE_M = 0.5
-FLOW_WORDS = {"forward": 1, "1": 1, "+1": 1, "backward": -1, "-1": -1, "reverse": -1}
 
 
 @dataclass
@@ -32,6 +34,21 @@ class SceneNetworks:
 
     networks: dict[str, PipeNetwork]
     notes: list[str] = field(default_factory=list)
+
+    def pipe_to_isolate(self, element_id: str) -> tuple[PipeNetwork, str] | None:
+        """The pressurised network and pipe a burst at ``element_id`` concerns: the pipe itself,
+        or for a network node the first pipe that meets it; ``None`` when no pressurised network has it."""
+        for net in self.networks.values():
+            if not net.pressurised:
+                continue
+            if element_id in net.links.index:
+                return net, element_id
+            if element_id in net.nodes.index:
+                at = net.nodes.index.get_loc(element_id)
+                meets = np.flatnonzero((net.ends == at).any(axis=1))
+                if len(meets):
+                    return net, str(net.links.index[meets[0]])
+        return None
 
 
 def _read(scene: Scene, spec: LayerSpec) -> gpd.GeoDataFrame:
@@ -73,7 +90,6 @@ def _pipe_table(scene: Scene) -> pd.DataFrame:
         lines = gdf.geometry.to_numpy()
         first = shapely.get_point(shapely.line_merge(lines), 0)
         last = shapely.get_point(shapely.line_merge(lines), -1)
-        flow = _text(gdf, "flow_direction").str.lower().map(FLOW_WORDS).fillna(0).astype(int)
         frames.append(pd.DataFrame({
             "id": [f"gis:{spec.key}:{i}" for i in gdf.index], "utility": _text(gdf, "utility").to_numpy(),
             "start_code": _text(gdf, "start_node").to_numpy(), "end_code": _text(gdf, "end_node").to_numpy(),
@@ -81,9 +97,20 @@ def _pipe_table(scene: Scene) -> pd.DataFrame:
             "diameter_mm": _number(gdf, "diameter_mm"), "length_m": shapely.length(lines),
             "material": _text(gdf, "material").to_numpy(), "depth_m": _number(gdf, "depth_m"),
             "invert_start_m": _number(gdf, "invert_start_m"), "invert_end_m": _number(gdf, "invert_end_m"),
-            "flow": flow.to_numpy(), "building": _text(gdf, "building").to_numpy(), "geometry": lines,
+            "flow": _flow(gdf, spec), "building": _text(gdf, "building").to_numpy(), "geometry": lines,
             "layer": spec.key}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _flow(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> np.ndarray:
+    """Each pipe's ``flow_direction`` as +1, -1 or 0 (:func:`gis.roles.flow_sign`)."""
+    signs = np.zeros(len(gdf), dtype=int)
+    for row, (code, value) in enumerate(gdf["flow_direction"].items() if "flow_direction" in gdf else ()):
+        try:
+            signs[row] = flow_sign(value)
+        except ValueError as exc:
+            raise InputError(f"{spec.path} layer {spec.key}: pipe {code}: {exc}") from None
+    return signs
 
 
 def _clusters(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
@@ -102,6 +129,7 @@ def _network(utility: str, pipes: pd.DataFrame, all_nodes: pd.DataFrame, toleran
     loose: list[tuple[int, str, float, float]] = []  # (pipe row, end, x, y) not joined to a node
     for row, pipe in enumerate(pipes.itertuples(index=False)):
         for end, code, x, y in (("start", pipe.start_code, pipe.x0, pipe.y0), ("end", pipe.end_code, pipe.x1, pipe.y1)):
+            code = code if isinstance(code, str) else None  # an empty field reads as NaN
             node = by_code.get(code) if code else None
             if code and node is None:
                 notes.append(f"{pipe.id}: {end}_node {code!r} is not a {utility} network node (joined by position)")
@@ -125,9 +153,7 @@ def _network(utility: str, pipes: pd.DataFrame, all_nodes: pd.DataFrame, toleran
                            ignore_index=True).set_index("id").drop(columns=["code", "utility"], errors="ignore")
     links = pipes.set_index("id").assign(start=ends["start"], end=ends["end"])
     links = _inverts_from_nodes(links, node_table)
-    if utility in GRAVITY:
-        downhill = np.sign(links["invert_start_m"] - links["invert_end_m"]).fillna(0).astype(int)
-        links["flow"] = links["flow"].where(links["flow"] != 0, downhill)
+    links["flow"] = flow_signs(links["flow"], [utility] * len(links), links["invert_start_m"], links["invert_end_m"])
     valves = _valve_rows(node_table, links)
     return PipeNetwork.build(utility, utility, node_table, links, valves, source=f"scene layers ({utility})")
 

@@ -44,12 +44,23 @@ def snapshot_url(park: Park, camera_id: str) -> str | None:
     return device.get("snapshot_url") or device.get("stream_url")
 
 
+def sensors_on(park: Park, node_id: str) -> list[str]:
+    """The devices on a node that is not one itself: hosted by it or, for a pipe, by its end nodes
+    (a hydrant's pressure sensor, a manhole's cover)."""
+    node = park.get(node_id)
+    if node.kind == "device":
+        return []
+    hosts = {node_id, *(node.links[end] for end in ("start", "end") if end in node.links)}
+    return [d.id for d in park.of_kind("device") if d.links.get("host") in hosts]
+
+
 class LiveCard:
     """Status, values, chart, cameras and commands of the node the card shows."""
 
     def __init__(self, live: Live, lang: str = "zh"):
         self.live, self.park, self.lang = live, live.park, lang
         self.node_id = ""
+        self.sensors: list[str] = []  # devices on the shown node
         self.values = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-live"])
         self.metric = pn.widgets.Select(options=[], visible=False, sizing_mode="stretch_width")
         self.source = ColumnDataSource({"t": [], "v": []})
@@ -80,6 +91,7 @@ class LiveCard:
     def show(self, node_id: str, cameras: bool = False) -> None:
         """Show ``node_id`` (empty: nothing); ``cameras`` lists the cameras that see it."""
         self.node_id = node_id
+        self.sensors = sensors_on(self.park, node_id) if node_id else []
         numeric = [m for m, (v, _ts) in self.live.state.metrics(node_id).items()
                    if not isinstance(v, str)] if node_id else []
         with pn.io.hold():
@@ -99,6 +111,8 @@ class LiveCard:
         periodic pull calls this)."""
         change = changes.get(self.node_id) if self.node_id else None
         if change is None:
+            if any(s in changes for s in self.sensors):
+                self.values.object = self.values_html()
             return
         self.values.object = self.values_html()
         new = change.metrics.get(self.metric.value)
@@ -126,9 +140,26 @@ class LiveCard:
             rows.append(f"<tr data-metric='{escape(metric)}'><th>{escape(metric)}</th>"
                         f"<td class='twin-value'>{escape(value_text(value, spec.unit if spec else ''))}</td>"
                         f"<td style='color:#999'>{ts.astimezone():%m-%d %H:%M:%S}</td></tr>")
-        note = "" if len(rows) > 1 else f"<p>{escape(t('live.none', lang))}</p>"
+        note = "" if len(rows) > 1 or self.sensors else f"<p>{escape(t('live.none', lang))}</p>"
         return (f"<h4>{escape(t('live.values', lang))}</h4><table class='twin-live-values'>{''.join(rows)}</table>"
-                f"{note}")
+                f"{note}{self.sensors_html()}")
+
+    def sensors_html(self) -> str:
+        """The devices on the shown node, each with its status and latest values."""
+        if not self.sensors:
+            return ""
+        lang, state, rows = self.lang, self.live.state, []
+        for device_id in self.sensors:
+            device = self.park.get(device_id)
+            status = str(state.status(device_id))
+            kind = device_type(device) or ""
+            values = ", ".join(f"{metric} {value_text(value, spec.unit if (spec := self.live.spec.metric(kind, metric)) else '')}"
+                               for metric, (value, _ts) in sorted(state.metrics(device_id).items()))
+            rows.append(f"<tr data-sensor='{escape(device_id)}'><th>{escape(device.code or device.name or device_id)}</th>"
+                        f"<td style='color:{STATUS_CSS[status]}'>{escape(t(f'status.{status}', lang))}</td>"
+                        f"<td>{escape(values)}</td></tr>")
+        return (f"<h4>{escape(t('live.sensors', lang))}</h4>"
+                f"<table class='twin-live-sensors'>{''.join(rows)}</table>")
 
     def draw_chart(self) -> None:
         metric = self.metric.value

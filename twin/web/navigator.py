@@ -10,16 +10,28 @@ from collections.abc import Mapping, Sequence
 
 import panel as pn
 
+from gis.roles import UTILITIES, UTILITY_RGB
 from twin.park import Node, Park
 from twin.web.access import guarded
 from twin.web.messages import t
-from twin.web.view_state import GHOST_OPACITY, Look, Storeys, View, batch_looks, layer_of, lift_m
+from twin.web.view_state import GHOST_OPACITY, Look, Storeys, View, batch_looks, layer_of, lift_m, utility_of
 from twin.web.viewport import Viewport
 
 MAX_LABELS = 300
 MIN_VIEW_M = 14.0  # locating a small thing frames at least this much of its surroundings
 LOOK_DOWN = (0.45, 0.75, -1.0)  # locating looks down from the south-south-west
 PARK = ""  # the building selector's "whole park" option
+
+
+def swatches_css(utilities: Sequence[str]) -> str:
+    """The utility switches as a legend: each label after a swatch of its utility's colour
+    (:data:`gis.roles.UTILITY_RGB`), the row wrapping in the side panel."""
+    rules = [".bk-input-group { flex-wrap: wrap; gap: 4px 12px; }",
+             "label span::before { content: ''; display: inline-block; width: 10px; height: 10px; "
+             "margin-right: 4px; border: 1px solid #9aa0a6; vertical-align: -1px; }"]
+    rules += [f"label:nth-of-type({i}) span::before {{ background: rgb{UTILITY_RGB[u]}; }}"
+              for i, u in enumerate(utilities, start=1)]
+    return "\n".join(rules)
 
 
 def storeys_of(park: Park) -> Storeys:
@@ -82,7 +94,6 @@ class Navigator:
         self.park, self.viewport, self.lang = park, viewport, lang
         self.entries: Sequence[Mapping] = viewport.batches
         self.storeys = storeys_of(park)
-        self.sent: list[Look] = [Look(True, float(e["opacity"]), 0.0) for e in self.entries]
         self.footprints = [n for b in park.batches if b.category == "buildings" for n in b.node_ids]
         self.ghosted: list[str] = []  # footprints faded node by node…
         self.ghosted_for: str | None = None  # …for this chosen building
@@ -91,10 +102,14 @@ class Navigator:
             t("whole_park", lang): PARK, **{b.name or b.id: b.id for b in buildings}}, value=PARK)
         self.storey = pn.widgets.Select(label=t("storey", lang), options={t("all_storeys", lang): PARK},
                                         value=PARK, disabled=True)
-        self.modes = pn.widgets.CheckButtonGroup(options={
-            t(key, lang): key for key in ("xray", "exploded", "ground_translucent")},
-            value=[], orientation="vertical", sizing_mode="stretch_width", color="primary",
-            variant="outline")
+        present = {utility_of(e["category"]) for e in self.entries}
+        utilities = [u for u in UTILITIES if u in present]  # the pipe networks' utilities, in table order
+        modes = ["xray", "exploded", "ground_translucent"] + (["exaggerate_pipes"] if utilities else [])
+        self.modes = pn.widgets.CheckButtonGroup(options={t(key, lang): key for key in modes},
+                                                 value=[], orientation="vertical", sizing_mode="stretch_width",
+                                                 color="primary", variant="outline")
+        self.utilities = pn.widgets.CheckBoxGroup(options={t(f"utility.{u}", lang): u for u in utilities},
+                                                  value=utilities, inline=True, stylesheets=[swatches_css(utilities)])
         layers = sorted({layer_of(e["category"]) for e in self.entries}) + ["labels"]
         self.layers = pn.widgets.CheckBoxGroup(options={t(f"layer.{k}", lang): k for k in layers},
                                                value=[k for k in layers if k != "labels"])
@@ -105,8 +120,11 @@ class Navigator:
                                          variant="outline", sizing_mode="stretch_width")
         self.building.param.watch(lambda e: self._building_chosen(e.new or None), "value")
         self.storey.param.watch(lambda e: self._storey_chosen(e.new or None), "value")
-        for widget in (self.modes, self.layers):
+        for widget in (self.modes, self.layers, self.utilities):
             widget.param.watch(lambda e: self.apply(), "value")
+        # the first view's looks travel with the manifest, so the browser starts with them
+        self.sent: list[Look] = batch_looks(self.entries, self.storeys, self.view())
+        self.entries = viewport.batches = [{**e, "visible": look.visible} for e, look in zip(self.entries, self.sent)]
         self.section.param.watch(lambda e: self.cut(e.new), "value")
         self.measure.param.watch(lambda e: setattr(viewport, "measuring", e.new), "value")
 
@@ -119,8 +137,10 @@ class Navigator:
         modes = set(self.modes.value)
         return View(building=self.building.value or None, storey=self.storey.value or None,
                     exploded="exploded" in modes, xray="xray" in modes,
-                    ground_translucent="ground_translucent" in modes,
-                    hidden_layers=frozenset(k for k in self.layers.options.values() if k not in self.layers.value))
+                    ground_translucent="ground_translucent" in modes, exaggerated_pipes="exaggerate_pipes" in modes,
+                    hidden_layers=frozenset(k for k in self.layers.options.values() if k not in self.layers.value),
+                    hidden_utilities=frozenset(u for u in self.utilities.options.values()
+                                               if u not in self.utilities.value))
 
     @guarded("view.navigate", lambda self, building_id, storey_id=None: storey_id or building_id or "park")
     def enter(self, building_id: str | None, storey_id: str | None = None) -> None:
@@ -147,6 +167,14 @@ class Navigator:
                 self.enter(self.storeys.building.get(storey.id), storey.id)
                 return
         self.enter(None)
+
+    def look_underground(self) -> None:
+        """The underground view: the ground see-through and the underground layer on."""
+        with pn.io.hold():
+            if "ground_translucent" not in self.modes.value:
+                self.modes.value = [*self.modes.value, "ground_translucent"]
+            if "underground" in self.layers.options.values() and "underground" not in self.layers.value:
+                self.layers.value = [*self.layers.value, "underground"]
 
     def frame(self, node_id: str, direction: Sequence[float] | None = None) -> None:
         """Fly to a node's box (where the exploded view has lifted it), with its surroundings."""
@@ -218,6 +246,9 @@ class Navigator:
     def panel(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown(f"#### {t('drill_down', self.lang)}"), self.building, self.storey,
-            pn.pane.Markdown(f"#### {t('view_modes', self.lang)}"), self.modes, self.section, self.measure,
+            pn.pane.Markdown(f"#### {t('view_modes', self.lang)}"), self.modes,
+            *([pn.pane.Markdown(f"#### {t('layer.underground', self.lang)}"), self.utilities]
+              if self.utilities.options else []),
+            self.section, self.measure,
             pn.pane.Markdown(f"#### {t('layers', self.lang)}"), self.layers,
             sizing_mode="stretch_width")

@@ -1,4 +1,5 @@
-"""What the viewer shows, as data: drill-down, exploded view, X-ray, translucent ground, layers.
+"""What the viewer shows, as data: drill-down, exploded view, X-ray, translucent ground, layers,
+the utilities of the pipe networks shown and their exaggerated pipes.
 
 :func:`batch_looks` turns a :class:`View` into each batch's visibility, opacity and lift; the
 navigator sends only the batches whose look changed. Pure functions, tested without a browser.
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gis.roles import EXAGGERATED, NETWORK_FAMILIES
+
 GHOST_OPACITY = 0.12
 XRAY_OPACITY = 0.15
-GROUND_OPACITY = 0.3
+GROUND_OPACITY = 0.15
 EXPLODE_GAP_M = 6.0
 #: Categories X-ray makes translucent to show rooms, MEP and devices inside.
 SHELL = frozenset({"walls", "slabs", "windows", "doors", "structure", "stairs", "site", "buildings",
@@ -22,11 +25,24 @@ SURFACES = frozenset({"ground", "roads", "paths", "parking", "parking_spaces", "
 
 
 def layer_of(category: str) -> str:
-    """The layer switch a batch category answers to."""
+    """The layer switch a batch category answers to (the pipe networks: ``underground``)."""
     family = category.partition(":")[0]
-    if family == "pipes" or category == "network_nodes":
-        return "underground"
-    return family
+    return "underground" if family in NETWORK_FAMILIES else family
+
+
+def utility_of(category: str) -> str | None:
+    """The utility of a pipe-network batch (``network_nodes:water:hydrant`` → ``water``); None for others."""
+    family, _, rest = category.partition(":")
+    return rest.partition(":")[0] if family in NETWORK_FAMILIES else None
+
+
+def drawn_at_size(category: str, exaggerated: bool) -> bool:
+    """Whether a batch shows with the "exaggerate pipes" switch ``exaggerated``: the exaggerated
+    families only when it is on, the true-size pipes and arrows they stand in for only when off."""
+    family = category.partition(":")[0]
+    if family in EXAGGERATED:
+        return exaggerated
+    return not (exaggerated and family in EXAGGERATED.values())
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,9 @@ class View:
     exploded: bool = False
     xray: bool = False
     ground_translucent: bool = False
+    exaggerated_pipes: bool = False
     hidden_layers: frozenset[str] = field(default_factory=frozenset)
+    hidden_utilities: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,8 @@ class Storeys:
 def look(entry: Mapping, storeys: Storeys, view: View) -> Look:
     """One batch's look (``entry`` is its manifest entry) under ``view``."""
     category, building, storey = entry["category"], entry.get("building"), entry.get("storey")
-    if layer_of(category) in view.hidden_layers:
+    if (layer_of(category) in view.hidden_layers or utility_of(category) in view.hidden_utilities
+            or not drawn_at_size(category, view.exaggerated_pipes)):
         return Look(visible=False)
     opacity = float(entry.get("opacity", 1.0))
     if view.xray and category in SHELL:

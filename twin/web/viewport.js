@@ -202,8 +202,11 @@ export function render({ model, el: host }) {
   // --- batches ----------------------------------------------------------------------------------
   const entries = model.batches, total = entries.length;
   // What Python asked of each batch, kept so a batch that arrives later starts right.
-  const wanted = entries.map((entry) => ({ visible: true, opacity: entry.opacity, offsetZ: 0,
+  const wanted = entries.map((entry) => ({ visible: entry.visible !== false, opacity: entry.opacity, offsetZ: 0,
     styles: new Map() }));  // styles: node index -> {rgb, alpha, visible, blink}
+  // How many batches are shown (data-shown), for tests and anyone checking a layer switch.
+  const countShown = () => { root.dataset.shown = String(wanted.filter((w) => w.visible && w.opacity > 0).length); };
+  countShown();
   const batches = new Array(total).fill(null);
   const byPolydata = new Map();
   let loadedCount = 0;
@@ -362,6 +365,7 @@ export function render({ model, el: host }) {
       if (offsets !== undefined && offsets !== null) w.offsetZ = Array.isArray(offsets) ? offsets[i] : offsets;
       if (batches[no]) applyBatch(batches[no]);
     });
+    countShown();
     renderer.resetCameraClippingRange();
     drawSoon();
   }

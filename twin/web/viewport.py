@@ -16,13 +16,17 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
+from gis.roles import UTILITY_RGB
+from models.network import OWN_RGB
 from twin.batches import RenderBatch
 from twin.device_batches import category_rgb
 from twin.web.deltas import NodeIndex
 from twin.web.geometry import geometry_url
 from twin.web.messages import t
+from twin.web.view_state import utility_of
 
-#: Category → (rgb, opacity). Spaces are translucent so the elements inside them show.
+#: Category → (rgb, opacity). Spaces are translucent so the elements inside them show. The pipe
+#: networks take their utility's colour (:func:`network_rgb`), devices their type's.
 CATEGORY_STYLE: dict[str, tuple[tuple[int, int, int], float]] = {
     "spaces": ((110, 170, 235), 0.18),
     "doors": ((165, 115, 70), 1.0),
@@ -47,14 +51,6 @@ CATEGORY_STYLE: dict[str, tuple[tuple[int, int, int], float]] = {
     "boundary": ((170, 60, 50), 1.0),
     "gates": ((240, 150, 40), 1.0),
     "assembly_points": ((60, 200, 90), 1.0),
-    "network_nodes": ((150, 150, 160), 1.0),
-    "pipes:water": ((40, 120, 230), 1.0),
-    "pipes:gas": ((235, 200, 40), 1.0),
-    "pipes:heat": ((220, 70, 50), 1.0),
-    "pipes:rain": ((80, 200, 220), 1.0),
-    "pipes:sewage": ((140, 100, 60), 1.0),
-    "pipes:power": ((240, 130, 30), 1.0),
-    "pipes:telecom": ((150, 90, 200), 1.0),
     "other": ((185, 185, 185), 1.0),
 }
 
@@ -64,25 +60,37 @@ BROWSER_STRINGS = ("loading", "load_failed", "north", "distance", "measure_first
 Bounds = Sequence[float]  # xmin, ymin, zmin, xmax, ymax, zmax in park-frame metres
 
 
+def network_rgb(category: str) -> tuple[int, int, int] | None:
+    """The colour of a pipe-network batch (``<family>:<utility>[:<node type>]``): its node type's
+    own (hydrants), else its utility's (CJJ 61-2017, :data:`gis.roles.UTILITY_RGB`); None for others."""
+    utility = utility_of(category)
+    if utility is None:
+        return None
+    node_type = category.split(":")[2] if category.count(":") == 2 else ""
+    return OWN_RGB.get(node_type) or UTILITY_RGB.get(utility, UTILITY_RGB["unknown"])
+
+
 def category_style(category: str) -> tuple[tuple[int, int, int], float]:
-    """``(rgb, opacity)`` of a batch category; ``pipes:x`` and ``devices:x`` fall back to their family."""
+    """``(rgb, opacity)`` of a batch category; the pipe networks by utility, ``devices:x`` by type,
+    other ``family:x`` as their family."""
     if category in CATEGORY_STYLE:
         return CATEGORY_STYLE[category]
-    device = category_rgb(category)
-    if device is not None:
-        return device, 1.0
+    special = network_rgb(category) or category_rgb(category)
+    if special is not None:
+        return special, 1.0
     family = category.partition(":")[0]
     return CATEGORY_STYLE.get(family, CATEGORY_STYLE["other"])
 
 
 def manifest(batches: Iterable[RenderBatch]) -> list[dict]:
-    """What the browser needs to fetch and style each batch (never the geometry itself)."""
+    """What the browser needs to fetch and style each batch (never the geometry itself); ``visible``:
+    whether it shows at first (the navigator sets it from its first view)."""
     out = []
     for b in batches:
         rgb, opacity = category_style(b.category)
         out.append({"url": geometry_url(b), "digest": b.digest, "key": b.key, "category": b.category,
                     "building": b.building, "storey": b.storey, "n_triangles": b.n_triangles,
-                    "rgb": list(rgb), "opacity": opacity})
+                    "rgb": list(rgb), "opacity": opacity, "visible": True})
     return out
 
 
@@ -102,8 +110,8 @@ class Viewport(JSComponent):
 
     Node styles travel as per-batch index arrays (:mod:`twin.web.deltas`), so a change costs the
     same on a huge park as on a small one. The root element carries ``data-state`` (``loading``,
-    ``ready``, ``error``), ``data-loaded`` (batches drawn), ``data-actors`` and
-    ``data-first-frame-ms``, for tests, benchmarks and anyone waiting on the scene.
+    ``ready``, ``error``), ``data-loaded`` (batches drawn), ``data-actors``, ``data-shown``
+    (batches shown) and ``data-first-frame-ms``, for tests, benchmarks and anyone waiting on the scene.
     """
 
     batches = param.List(default=[], item_type=dict, doc="Batch manifest, see :func:`manifest`.")
