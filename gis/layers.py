@@ -12,6 +12,7 @@ import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gis.epanet import default_layer, inp_layer, inp_table
 from gis.fields import map_fields
 from gis.repair import repair
 from gis.roles import ROLES
@@ -57,12 +58,14 @@ def read_layer(spec: LayerSpec) -> tuple[gpd.GeoDataFrame, LayerReport]:
     path = Path(spec.path)
     if spec.role not in ROLES:
         raise InputError(f"{path}: role {spec.role!r} is not one of {', '.join(ROLES)}")
-    layer, info = choose_layer(path, spec.layer)
+    inp = path.suffix.lower() == ".inp"  # an EPANET model: its links or nodes (gis.epanet)
+    layer, info = (inp_layer(path, spec.layer or default_layer(spec.role)) if inp
+                   else choose_layer(path, spec.layer))
     where = f"{path} layer {layer}"
     if spec.id_field not in info["fields"]:
         raise InputError(f"{where}: no id_field {spec.id_field!r} (it has {', '.join(info['fields'])})")
     crs = _layer_crs(info["crs"], spec.crs, where)
-    table, geometry = read_table(path, layer, spec.where)
+    table, geometry = (inp_table if inp else read_table)(path, layer, spec.where)
     table, unparsed = map_fields(table, spec.fields, where)
     geometry, repaired, kept = repair(geometry, ROLES[spec.role].families)
     ids = _ids(table[spec.id_field], where, spec.id_field)

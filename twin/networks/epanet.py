@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gis.epanet import model
 from twin.errors import InputError
 from twin.networks.model import PipeNetwork
 
@@ -21,16 +22,8 @@ VALVE_COLUMNS = ("valve_id", "link", "node")
 def read_inp(path: str | Path, valves: pd.DataFrame | None = None, utility: str = "water") -> PipeNetwork:
     """An EPANET model as a network with ``valves`` (see :func:`read_valves`) as its isolation
     valves; the model's own control valves (PRV, TCV…) are links."""
-    import wntr  # heavy; only the network commands need it
-
     path = Path(path)
-    try:
-        wn = wntr.network.WaterNetworkModel(str(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except Exception as exc:  # wntr raises many kinds on a bad file
-        raise InputError(f"{path}: not a readable EPANET model ({type(exc).__name__}: {exc})") from exc
-    return from_wntr(wn, path.stem, valves, utility, str(path))
+    return from_wntr(model(path), path.stem, valves, utility, str(path))
 
 
 def from_wntr(wn, name: str, valves: pd.DataFrame | None = None, utility: str = "water",
