@@ -110,12 +110,12 @@ def shot(page, name: str) -> np.ndarray:
 
 
 def highlight_box(image: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box (x0, y0, x1, y1) of the highlight's orange pixels, lit or shaded."""
+    """Bounding box (x0, y0, x1, y1) of the highlight's yellow pixels, lit or shaded."""
     r, g, b = image[..., 0], image[..., 1], image[..., 2]
-    orange = (r > 120) & (r > 1.4 * g) & (g > 1.6 * b) & (g > 0.3 * r)
-    if orange.sum() < 40:
+    yellow = (r > 100) & (g > 0.75 * r) & (g < 1.1 * r) & (b < 0.4 * g)
+    if yellow.sum() < 40:
         return None
-    ys, xs = np.nonzero(orange)
+    ys, xs = np.nonzero(yellow)
     return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 

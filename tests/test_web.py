@@ -170,7 +170,7 @@ def test_app_draws_the_park_and_picks_a_node(browser, server, park):
     assert "核心筒" in card.inner_text() and "IfcSlab" in card.inner_text()
     page.wait_for_timeout(300)
     r, g, b = pixels(page.screenshot())[int(y), int(x)]
-    assert r > 100 and r > 1.5 * g > 1.5 * b, f"the picked node is highlighted in orange, not {(r, g, b)}"
+    assert r > 100 and 0.75 * r < g < 1.1 * r and b < 0.4 * g, f"the picked node is highlighted in yellow, not {(r, g, b)}"
     assert any(rec["action"] == "node.read" and rec["target"] == "ifc:core" for rec in audit_records())
 
     page.get_by_role("button").first.click()  # home view: no error, scene still drawn

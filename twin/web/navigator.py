@@ -169,10 +169,11 @@ class Navigator:
         self.enter(None)
 
     def look_underground(self) -> None:
-        """The underground view: the ground see-through and the underground layer on."""
+        """The underground view: the ground see-through, pipes exaggerated (so an analysis's few
+        pipes read from afar) and the underground layer on."""
         with pn.io.hold():
-            if "ground_translucent" not in self.modes.value:
-                self.modes.value = [*self.modes.value, "ground_translucent"]
+            wanted = [m for m in ("ground_translucent", "exaggerate_pipes") if m in self.modes.options.values()]
+            self.modes.value = [*self.modes.value, *(m for m in wanted if m not in self.modes.value)]
             if "underground" in self.layers.options.values() and "underground" not in self.layers.value:
                 self.layers.value = [*self.layers.value, "underground"]
 

@@ -25,10 +25,10 @@ from twin.web.messages import t
 from twin.web.navigator import Navigator, context_box, label_point
 from twin.web.viewport import Viewport
 
-ISOLATED_RGB = (235, 45, 45)  # the isolated segment
-VALVE_RGB = (255, 214, 0)  # valves to shut, blinking
-AFFECTED_RGB = (255, 140, 0)  # nodes and buildings left without supply, buildings a trace reaches
-TRACED_RGB = (190, 255, 60)  # what a trace reaches
+#: Overlay colours, apart from every utility's (CJJ 61-2017) and the yellow selection highlight.
+AREA_RGB = (245, 245, 245)  # the isolated segment, or what a trace reaches
+MARK_RGB = (255, 214, 0)  # valves to shut, or the outfalls and sources a trace reaches: blinking
+AFFECTED_RGB = (255, 105, 180)  # nodes and buildings left without supply, buildings a trace reaches
 ISOLATE = "isolate"
 ANALYSES = (ISOLATE, *DIRECTIONS)
 LOOK_DOWN = (0.45, 0.75, -1.0)
@@ -172,17 +172,15 @@ class NetworkPanel:
             result.affected_buildings if isinstance(result, IsolationResult) else result.buildings))
         if isinstance(result, IsolationResult):
             area, start = result.isolated_pipes + result.isolated_nodes, result.burst
-            marked, rgb, label = result.valves_to_close, VALVE_RGB, "net.shut"
-            orange = result.affected_nodes + buildings
+            marked, label, affected = result.valves_to_close, "net.shut", result.affected_nodes + buildings
         else:
             area, start = result.pipes + result.nodes, result.start
-            marked, rgb, label = result.outfalls + result.sources, AFFECTED_RGB, "net.end"
-            orange = buildings
-        self._restyle(area + orange + marked)
+            marked, label, affected = result.outfalls + result.sources, "net.end", buildings
+        self._restyle(area + affected + marked)
         self.navigator.look_underground()
-        self.viewport.style(area, rgb=ISOLATED_RGB if isinstance(result, IsolationResult) else TRACED_RGB)
-        self.viewport.style(orange, rgb=AFFECTED_RGB)
-        self.viewport.style(marked, rgb=rgb, blink=True)
+        self.viewport.style(area, rgb=AREA_RGB)
+        self.viewport.style(affected, rgb=AFFECTED_RGB)
+        self.viewport.style(marked, rgb=MARK_RGB, blink=True)
         self.viewport.highlight([start])
         self.viewport.show_labels([(t(label, self.lang).format(id=self._name(v)), point) for v in marked
                                    if v in self.park and (point := label_point(self.park.get(v)))])

@@ -3,7 +3,7 @@
 // (see twin/web/viewport.py): node styles as per-batch index arrays, batch visibility/opacity/offset,
 // camera flights, section height, labels and a caption. Picking and blinking happen here.
 
-const HIGHLIGHT = [255, 128, 0];
+const HIGHLIGHT = [255, 235, 0];  // yellow: no utility colour (CJJ 61-2017 heat is orange)
 const BLINK = [255, 40, 40];
 const BLINK_PERIOD_MS = 600;
 const MAX_LABELS = 400;
