@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import ROOT, needs_chromium, run_twin
+from conftest import needs_chromium, run_twin
 from live.runtime import Live
 from test_live_app import ARTIFACTS, DEMO, READY, get_json, needs_clients, now_iso, publish, wait_for
 from twin.cache import compile_scene
