@@ -11,8 +11,8 @@ import shapely
 from gis import mesh
 from gis.extrude import blocks
 from gis.layers import LayerReport, LayerSpec, read_layer, to_park
-from gis.pipes import flow_arrows, node_markers, pipe_tubes
-from gis.roles import ROLES, UTILITIES, flow_sign
+from gis.pipes import flow_arrows, given_flow, node_markers, pipe_tubes
+from gis.roles import ROLES, UTILITIES
 from gis.surfaces import surfaces
 from models.network import OWN_RGB, node_type_key
 from twin.errors import InputError
@@ -42,7 +42,7 @@ def read_park_layer(park: Park, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, Laye
     where = f"{report.path} layer {report.layer}"
     _check_utility(gdf, spec.role, where)
     if spec.role == "pipes":
-        _check_flow(gdf, where)
+        given_flow(gdf, where)  # every flow_direction readable, or one line naming the pipe
     ids = [f"gis:{spec.key}:{i}" for i in gdf.index]
     if clash := next((i for i in ids if i in park), None):
         raise InputError(f"{where}: node id {clash} is already in the park (give the layer its own `key`)")
@@ -85,15 +85,6 @@ def _check_utility(gdf: gpd.GeoDataFrame, role: str, where: str) -> None:
     if unknown or (role == "pipes" and gdf["utility"].isna().any()):
         raise InputError(f"{where}: field `utility` must be one of {', '.join(UTILITIES)}"
                          + (f", not {', '.join(map(repr, unknown))}" if unknown else " for every pipe"))
-
-
-def _check_flow(gdf: gpd.GeoDataFrame, where: str) -> None:
-    """Every pipe's ``flow_direction``, when the layer has one, is a value of :data:`gis.roles.FLOW_DIRECTIONS`."""
-    for code, value in (gdf["flow_direction"].items() if "flow_direction" in gdf else ()):
-        try:
-            flow_sign(value)
-        except ValueError as exc:
-            raise InputError(f"{where}: pipe {code}: {exc}") from None
 
 
 def _add_nodes(park: Park, gdf: gpd.GeoDataFrame, role: str, ids: list[str], bounds_m: np.ndarray) -> None:

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from gis import mesh
 from gis.roles import DEFAULT_DEPTH_M, DEPTH_M, GRAVITY_UTILITIES, PIPE_DIAMETER_MM, flow_sign
 from models.network import node_model, node_type_key
+from twin.errors import InputError
 from twin.ground import at
 
 #: A node given by its ``invert_m`` (the bottom of its pipes) has its model on an axis this far above.
@@ -114,9 +115,21 @@ def flow_signs(given: ArrayLike, utility: Iterable[str | None], invert_start_m: 
     return np.where((given == 0) & gravity, downhill, given)
 
 
+def given_flow(gdf: gpd.GeoDataFrame, where: str) -> np.ndarray:
+    """Each pipe's ``flow_direction`` as +1, -1 or 0 (:func:`gis.roles.flow_sign`); a value not
+    listed there is an :class:`InputError` naming ``where`` (the file and layer) and the pipe."""
+    signs = np.zeros(len(gdf), dtype=np.int64)
+    for row, (code, value) in enumerate(gdf["flow_direction"].items() if "flow_direction" in gdf else ()):
+        try:
+            signs[row] = flow_sign(value)
+        except ValueError as exc:
+            raise InputError(f"{where}: pipe {code}: {exc}") from None
+    return signs
+
+
 def pipe_flow_signs(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """:func:`flow_signs` of a pipes layer (values checked on reading, see ``gis.importer``)."""
-    given = [flow_sign(v) for v in gdf["flow_direction"]] if "flow_direction" in gdf else np.zeros(len(gdf))
+    given = given_flow(gdf, "pipes layer")
     utility = gdf["utility"] if "utility" in gdf else [None] * len(gdf)
     return flow_signs(given, utility, _column(gdf, "invert_start_m"), _column(gdf, "invert_end_m"))
 

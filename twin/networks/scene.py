@@ -19,9 +19,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from gis.layers import LayerSpec, read_layer, to_park
-from gis.pipes import flow_signs
-from gis.roles import flow_sign
-from twin.errors import InputError
+from gis.pipes import flow_signs, given_flow
 from twin.networks.model import PipeNetwork
 from twin.scene import Scene
 
@@ -97,20 +95,9 @@ def _pipe_table(scene: Scene) -> pd.DataFrame:
             "diameter_mm": _number(gdf, "diameter_mm"), "length_m": shapely.length(lines),
             "material": _text(gdf, "material").to_numpy(), "depth_m": _number(gdf, "depth_m"),
             "invert_start_m": _number(gdf, "invert_start_m"), "invert_end_m": _number(gdf, "invert_end_m"),
-            "flow": _flow(gdf, spec), "building": _text(gdf, "building").to_numpy(), "geometry": lines,
+            "flow": given_flow(gdf, f"{spec.path} layer {spec.key}"), "building": _text(gdf, "building").to_numpy(), "geometry": lines,
             "layer": spec.key}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _flow(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> np.ndarray:
-    """Each pipe's ``flow_direction`` as +1, -1 or 0 (:func:`gis.roles.flow_sign`)."""
-    signs = np.zeros(len(gdf), dtype=int)
-    for row, (code, value) in enumerate(gdf["flow_direction"].items() if "flow_direction" in gdf else ()):
-        try:
-            signs[row] = flow_sign(value)
-        except ValueError as exc:
-            raise InputError(f"{spec.path} layer {spec.key}: pipe {code}: {exc}") from None
-    return signs
 
 
 def _clusters(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
