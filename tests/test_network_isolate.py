@@ -153,3 +153,29 @@ def test_cli_isolates_an_inp_model(tmp_path):
     assert json.loads(done.stdout) == reference(wn, layer, burst, [failed])
     done = run_twin("network", "isolate", "--inp", path, "--valves", valves, "--burst", "nope", "--json")
     assert done.returncode != 0 and "no pipe 'nope'" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_valve_drawn_on_an_unbroken_line_closes_the_pipe_next_to_its_nearer_end(tmp_path):
+    from test_network_check import write_scene
+
+    from twin.networks.check import check
+    from twin.networks.scene import scene_networks
+    from twin.scene import read_scene
+
+    # R —P1— A —P2 (100 m, valve V a quarter along, near A)— B; the valve point does not split P2
+    water = {"utility": "water"}
+    scene = write_scene(tmp_path, [("R", "water", "reservoir", 0, 0, {}), ("A", "water", "junction", 50, 0, {}),
+                                   ("B", "water", "junction", 150, 0, {}), ("V", "water", "valve", 75, 0.2, {})],
+                        [{"code": "P1", "start_node": "R", "end_node": "A", "xy": [(0, 0), (50, 0)], **water},
+                         {"code": "P2", "start_node": "A", "end_node": "B", "xy": [(50, 0), (150, 0)], **water}])
+    networks = scene_networks(read_scene(scene))
+    net = networks.networks["water"]
+    assert net.valves.values.tolist() == [["gis:nodes:V", net.links.index.get_loc("gis:pipes:P2"),
+                                           net.nodes.index.get_loc("gis:nodes:A")]]
+    assert any("valve gis:nodes:V lies on the pipe" in note for note in networks.notes)
+    assert isolate(net, "P1").to_json() == {
+        "valves_to_close": ["gis:nodes:V"], "isolated_pipes": ["gis:pipes:P1"],
+        "isolated_nodes": ["gis:nodes:A", "gis:nodes:R"], "affected_nodes": ["gis:nodes:B"]}
+    assert isolate(net, "P2").valves_to_close == ["gis:nodes:V"]
+    kinds = {f.kind for f in check(networks).findings}
+    assert "disconnected" not in kinds, "a valve on a pipe is joined to it"

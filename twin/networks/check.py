@@ -162,7 +162,8 @@ def _parts(v: _View) -> Iterator[Finding]:
     n = len(v.node_ids)
     graph = coo_matrix((np.ones(len(v.ends), bool), (v.ends[:, 0], v.ends[:, 1])), shape=(n, n))
     count, label = connected_components(graph, directed=False)
-    for node in np.flatnonzero(v.degree == 0):
+    on_pipe = np.isin(v.node_ids, v.net.valves["valve_id"].to_numpy(object))  # valves drawn on a pipe's line
+    for node in np.flatnonzero((v.degree == 0) & ~on_pipe):
         yield v.finding("disconnected", "warning", (v.node_ids[node],),
                         f"{v.node_ids[node]} ({v.node_kind[node]}) is joined to no pipe", v.node_xy[node])
     if not len(v.ends):

@@ -4,7 +4,8 @@ The burst segment is the part of the network reachable from the burst pipe witho
 valve (:mod:`twin.networks.segments`); the valves on its boundary are the ones to close. When a
 valve fails to close (二次关阀), the segment on its far side joins and the boundary is taken
 again. ``affected_nodes`` are the nodes outside the isolated area cut off from every reservoir,
-tank and source once those valves are closed.
+tank and source once those valves are closed (a node that no pipe meets, such as a valve drawn on
+an unbroken line, has nothing to lose and is never one).
 
 The segments are computed once per network (:class:`Isolator`), with the segment graph and a
 super-source joined to every source segment; a query then costs one breadth-first pass from the
@@ -84,6 +85,7 @@ class Isolator:
         self._seg_nodes = _members(seg.node, seg.count)
         self._rows_of_valve = net.valves.groupby("valve_id").indices
         self.source_segments = np.unique(seg.node[net.sources()])
+        self._piped = np.bincount(net.ends.ravel(), minlength=len(net.nodes)) > 0  # nodes some pipe meets
         # The segment graph, both ways, plus vertex ``count``: a super-source joined to the sources.
         a = np.r_[self.edges[0], np.full(len(self.source_segments), seg.count)]
         b = np.r_[self.edges[1], self.source_segments]
@@ -146,7 +148,7 @@ class Isolator:
         close = sorted(set(self.valve_ids[rows]) - set(failed))
         pipes = self._of(self._seg_links, area)
         nodes = self._of(self._seg_nodes, area)
-        affected = np.flatnonzero(self._cut_off(area)[self.segments.node])
+        affected = np.flatnonzero(self._cut_off(area)[self.segments.node] & self._piped)
         node_ids = net.nodes.index.to_numpy(object)
         buildings = net.nodes["building"].to_numpy(object)[np.r_[nodes, affected]]
         points = {}

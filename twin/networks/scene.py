@@ -141,7 +141,7 @@ def _network(utility: str, pipes: pd.DataFrame, all_nodes: pd.DataFrame, toleran
     links = pipes.set_index("id").assign(start=ends["start"], end=ends["end"])
     links = _inverts_from_nodes(links, node_table)
     links["flow"] = flow_signs(links["flow"], [utility] * len(links), links["invert_start_m"], links["invert_end_m"])
-    valves = _valve_rows(node_table, links)
+    valves = _valve_rows(node_table, links, tolerance_m, notes)
     return PipeNetwork.build(utility, utility, node_table, links, valves, source=f"scene layers ({utility})")
 
 
@@ -154,12 +154,25 @@ def _inverts_from_nodes(links: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFram
     return links
 
 
-def _valve_rows(nodes: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """A row per pipe end at a valve node: the valve closes every pipe that meets it."""
+def _valve_rows(nodes: pd.DataFrame, links: pd.DataFrame, tolerance_m: float, notes: list[str]) -> pd.DataFrame:
+    """A row per pipe end at a valve node: the valve closes every pipe that meets it. A valve node
+    that is no pipe's end but lies on a pipe (within ``tolerance_m``; GIS layers often draw valves
+    on an unbroken line) closes that pipe next to its nearer end."""
     valves = set(nodes.index[nodes["kind"] == "valve"])
     rows = [(end, link, end) for link, start, stop in zip(links.index, links["start"], links["end"])
             for end in {start, stop} if end in valves]
-    return pd.DataFrame([(v, link, node) for v, link, node in rows], columns=["valve_id", "link", "node"])
+    on_line = sorted(valves - {valve for valve, _, _ in rows})
+    if on_line and len(links):
+        points = shapely.points(nodes.loc[on_line, ["x_m", "y_m"]].to_numpy(float))
+        lines = links["geometry"].to_numpy()
+        (which, row), _ = shapely.STRtree(lines).query_nearest(points, max_distance=tolerance_m, return_distance=True,
+                                                               all_matches=False)
+        for k, r in zip(which, row):
+            valve, link, line = on_line[k], links.index[r], lines[r]
+            end = "start" if shapely.line_locate_point(line, points[k]) < shapely.length(line) / 2 else "end"
+            rows.append((valve, link, links[end].iat[r]))
+            notes.append(f"{link}: valve {valve} lies on the pipe, not at an end: it closes the pipe at its {end}")
+    return pd.DataFrame(rows, columns=["valve_id", "link", "node"])
 
 
 def scene_networks(scene: Scene, tolerance_m: float = SNAP_TOLERANCE_M) -> SceneNetworks:
