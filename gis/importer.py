@@ -6,7 +6,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gis import mesh
 from gis.extrude import blocks
@@ -37,8 +36,7 @@ def read_park_layer(park: Park, spec: LayerSpec) -> tuple[gpd.GeoDataFrame, Laye
     if not park.crs:
         raise InputError(f"{spec.path}: the park has no `crs` to bring layer {spec.key!r} into")
     gdf, report = read_layer(spec)
-    gdf = to_park(gdf, park.crs)
-    gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy - park.origin_m[:2]))
+    gdf = to_park(gdf, park.crs, park.origin_m)
     where = f"{report.path} layer {report.layer}"
     _check_utility(gdf, spec.role, where)
     if spec.role == "pipes":

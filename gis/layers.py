@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -80,12 +83,15 @@ def read_layer(spec: LayerSpec) -> tuple[gpd.GeoDataFrame, LayerReport]:
     return gdf, report
 
 
-def to_park(gdf: gpd.GeoDataFrame, park_crs: str) -> gpd.GeoDataFrame:
-    """The layer in the park CRS, which must be projected, in metres."""
+def to_park(gdf: gpd.GeoDataFrame, park_crs: str, origin_m: Sequence[float]) -> gpd.GeoDataFrame:
+    """The layer in the park frame: the park CRS (which must be projected, in metres), coordinates
+    relative to the park's ``origin_m`` (its first two values)."""
     crs = CRS.from_user_input(park_crs)
     if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
         raise InputError(f"park crs {park_crs}: not a projected CRS in metres")
-    return gdf.to_crs(crs)
+    gdf = gdf.to_crs(crs)
+    shift = np.asarray(origin_m[:2], dtype=float)
+    return gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy - shift))
 
 
 def _layer_crs(file_crs: str | None, scene_crs: str | None, where: str) -> CRS:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
-from trimesh.creation import box, cone, cylinder, icosphere, torus
+from trimesh.creation import cone, icosphere, torus
+
+from models.procedural import box_at, join, rod
 
 RGB = tuple[int, int, int]
 #: A cover's top above the ground: just over the road and path surfaces (6 and 8 cm, see
@@ -45,19 +47,6 @@ class NodeModel:
     top: trimesh.Trimesh | None = None
 
 
-def _box(size_m, centre_m) -> trimesh.Trimesh:
-    return box(extents=size_m, transform=trimesh.transformations.translation_matrix(centre_m))
-
-
-def _rod(radius_m: float, start_m, end_m, sections: int = 10) -> trimesh.Trimesh:
-    """A cylinder from ``start_m`` to ``end_m``."""
-    return cylinder(radius_m, sections=sections, segment=np.array([start_m, end_m], dtype=float))
-
-
-def _join(*parts: trimesh.Trimesh) -> trimesh.Trimesh:
-    return trimesh.util.concatenate(parts)
-
-
 # --- node types of the scene layers (docs/scene-format.md, role ``network_nodes``) --------------
 def junction() -> NodeModel:
     """A plain joint of pipes: a small ball."""
@@ -67,72 +56,72 @@ def junction() -> NodeModel:
 def valve() -> NodeModel:
     """A gate valve: a round body on the pipe axis, its bonnet and stem up to a handwheel."""
     wheel = torus(0.16, 0.022, major_sections=10, minor_sections=3).apply_translation((0, 0, 0.62))
-    body = _join(_rod(0.19, (0, 0, -0.16), (0, 0, 0.16)), _rod(0.09, (0, 0, 0.16), (0, 0, 0.32), 8),
-                 _rod(0.025, (0, 0, 0.32), (0, 0, 0.62), 6), wheel,
-                 _box((0.32, 0.03, 0.02), (0, 0, 0.62)), _box((0.03, 0.32, 0.02), (0, 0, 0.62)))
+    body = join(rod(0.19, (0, 0, -0.16), (0, 0, 0.16), 10), rod(0.09, (0, 0, 0.16), (0, 0, 0.32), 8),
+                 rod(0.025, (0, 0, 0.32), (0, 0, 0.62), 6), wheel,
+                 box_at((0.32, 0.03, 0.02), (0, 0, 0.62)), box_at((0.03, 0.32, 0.02), (0, 0, 0.62)))
     return NodeModel(body)
 
 
 def hydrant() -> NodeModel:
     """An above-ground hydrant: a tee on the main, a riser to the ground and a post on it with two
     outlets and a cap."""
-    post = _join(_rod(0.16, (0, 0, 0), (0, 0, 0.06), 8), _rod(0.1, (0, 0, 0.06), (0, 0, 0.74), 8),
+    post = join(rod(0.16, (0, 0, 0), (0, 0, 0.06), 8), rod(0.1, (0, 0, 0.06), (0, 0, 0.74), 8),
                  cone(0.13, HYDRANT_HEIGHT_M - 0.74, sections=8).apply_translation((0, 0, 0.74)),
-                 _rod(0.045, (-0.2, 0, 0.5), (0.2, 0, 0.5), 6), _rod(0.06, (0, 0, 0.56), (0, 0.19, 0.56), 6))
-    return NodeModel(_rod(0.12, (0, 0, -0.12), (0, 0, 0.2), 8), _rod(0.06, (0, 0, 0), (0, 0, 1), 6), 0.2, 0.0, post)
+                 rod(0.045, (-0.2, 0, 0.5), (0.2, 0, 0.5), 6), rod(0.06, (0, 0, 0.56), (0, 0.19, 0.56), 6))
+    return NodeModel(rod(0.12, (0, 0, -0.12), (0, 0, 0.2), 8), rod(0.06, (0, 0, 0), (0, 0, 1), 6), 0.2, 0.0, post)
 
 
 def manhole() -> NodeModel:
     """A round inspection well: a base below the pipes, a 1 m shaft up to the ground and a 70 cm
     cover flush with it."""
-    return NodeModel(_rod(0.6, (0, 0, -0.55), (0, 0, -0.45)), _rod(0.5, (0, 0, 0), (0, 0, 1), 12), -0.45, -0.05,
-                     _rod(0.36, (0, 0, -0.05), (0, 0, COVER_TOP_M), 12))
+    return NodeModel(rod(0.6, (0, 0, -0.55), (0, 0, -0.45), 10), rod(0.5, (0, 0, 0), (0, 0, 1), 12), -0.45, -0.05,
+                     rod(0.36, (0, 0, -0.05), (0, 0, COVER_TOP_M), 12))
 
 
 def chamber() -> NodeModel:
     """A cable chamber: a box around the ducts, a square neck up to the ground, a square cover."""
-    return NodeModel(_box((1.4, 1.0, 1.0), (0, 0, 0)), _box((0.7, 0.7, 1.0), (0, 0, 0.5)), 0.5, -0.05,
-                     _box((0.8, 0.8, COVER_TOP_M + 0.05), (0, 0, (COVER_TOP_M - 0.05) / 2)))
+    return NodeModel(box_at((1.4, 1.0, 1.0), (0, 0, 0)), box_at((0.7, 0.7, 1.0), (0, 0, 0.5)), 0.5, -0.05,
+                     box_at((0.8, 0.8, COVER_TOP_M + 0.05), (0, 0, (COVER_TOP_M - 0.05) / 2)))
 
 
 def service() -> NodeModel:
     """A building's service connection: a stub turning up with a capped end."""
-    return NodeModel(_join(_rod(0.09, (0, 0, -0.1), (0, 0, 0.35), 8), _rod(0.15, (0, 0, 0.35), (0, 0, 0.42), 8)))
+    return NodeModel(join(rod(0.09, (0, 0, -0.1), (0, 0, 0.35), 8), rod(0.15, (0, 0, 0.35), (0, 0, 0.42), 8)))
 
 
 def source() -> NodeModel:
     """Where a network comes in (a municipal main, a substation feeder): a large diamond."""
     flip = trimesh.transformations.rotation_matrix(np.pi, (1, 0, 0))
-    return NodeModel(_join(cone(0.4, 0.5, sections=4), cone(0.4, 0.5, sections=4).apply_transform(flip)))
+    return NodeModel(join(cone(0.4, 0.5, sections=4), cone(0.4, 0.5, sections=4).apply_transform(flip)))
 
 
 def outfall() -> NodeModel:
     """Where a drain leaves the park: a headwall with two wing walls."""
-    return NodeModel(_join(_box((0.25, 1.4, 1.2), (0, 0, 0.2)), _box((0.8, 0.25, 0.8), (-0.3, -0.6, 0.0)),
-                           _box((0.8, 0.25, 0.8), (-0.3, 0.6, 0.0))))
+    return NodeModel(join(box_at((0.25, 1.4, 1.2), (0, 0, 0.2)), box_at((0.8, 0.25, 0.8), (-0.3, -0.6, 0.0)),
+                           box_at((0.8, 0.25, 0.8), (-0.3, 0.6, 0.0))))
 
 
 # --- node kinds of EPANET models (twin.networks.epanet) -------------------------------------------
 def tank() -> NodeModel:
     """A storage tank: an upright drum around the node with a conical roof."""
-    return NodeModel(_join(_rod(1.2, (0, 0, -1.0), (0, 0, 1.4), 16),
+    return NodeModel(join(rod(1.2, (0, 0, -1.0), (0, 0, 1.4), 16),
                            cone(1.3, 0.5, sections=16).apply_translation((0, 0, 1.4))))
 
 
 def reservoir() -> NodeModel:
     """A fixed-head source (a clear-water basin, a lake intake): a wide, low basin."""
-    return NodeModel(_box((3.0, 2.0, 0.9), (0, 0, 0.1)))
+    return NodeModel(box_at((3.0, 2.0, 0.9), (0, 0, 0.1)))
 
 
 def pump() -> NodeModel:
     """A pump set: a casing on the pipe axis, its motor beside it and a base plate under both."""
-    return NodeModel(_join(_rod(0.25, (0, -0.18, 0), (0, 0.18, 0), 12), _rod(0.17, (0.1, 0, 0), (0.75, 0, 0)),
-                           _box((1.0, 0.5, 0.08), (0.3, 0, -0.3))))
+    return NodeModel(join(rod(0.25, (0, -0.18, 0), (0, 0.18, 0), 12), rod(0.17, (0.1, 0, 0), (0.75, 0, 0), 10),
+                           box_at((1.0, 0.5, 0.08), (0.3, 0, -0.3))))
 
 
 def generic() -> NodeModel:
     """Any other node type: a small upright cylinder."""
-    return NodeModel(_rod(0.25, (0, 0, -0.25), (0, 0, 0.25), 8))
+    return NodeModel(rod(0.25, (0, 0, -0.25), (0, 0, 0.25), 8))
 
 
 #: ``node_type`` → its model builder (see docs/scene-format.md, role ``network_nodes``).

@@ -51,8 +51,7 @@ class SceneNetworks:
 
 def _read(scene: Scene, spec: LayerSpec) -> gpd.GeoDataFrame:
     gdf, _ = read_layer(spec)
-    gdf = to_park(gdf, scene.crs)
-    return gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), lambda xy: xy - np.asarray(scene.origin_m[:2])))
+    return to_park(gdf, scene.crs, scene.origin_m)
 
 
 def _text(gdf: pd.DataFrame, column: str) -> pd.Series:

@@ -6,7 +6,7 @@ viewport only the batches whose look changed, and every change passes the access
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import panel as pn
 
@@ -67,15 +67,18 @@ def labelled_nodes(park: Park, view: View) -> list[Node]:
     return [n for n in nodes if n.bounds_m is not None][:MAX_LABELS]
 
 
-def box_of(park: Park, node_id: str) -> tuple[float, ...] | None:
-    """A node's box, else the box around its placed descendants (storeys, buildings)."""
-    node = park.get(node_id)
-    if node.bounds_m is not None:
-        return node.bounds_m
-    boxes = [n.bounds_m for n in park.descendants(node_id) if n.bounds_m is not None]
+def box_around(nodes: Iterable[Node]) -> tuple[float, ...] | None:
+    """The box around the placed nodes' boxes (``None`` when none is placed)."""
+    boxes = [n.bounds_m for n in nodes if n.bounds_m is not None]
     if not boxes:
         return None
     return (*(min(b[i] for b in boxes) for i in range(3)), *(max(b[i] for b in boxes) for i in range(3, 6)))
+
+
+def box_of(park: Park, node_id: str) -> tuple[float, ...] | None:
+    """A node's box, else the box around its placed descendants (storeys, buildings)."""
+    node = park.get(node_id)
+    return node.bounds_m if node.bounds_m is not None else box_around(park.descendants(node_id))
 
 
 def context_box(box: Sequence[float], min_size_m: float = MIN_VIEW_M) -> list[float]:

@@ -22,7 +22,7 @@ from twin.networks.trace import DIRECTIONS, TraceResult, default_direction, trac
 from twin.park import Node, Park
 from twin.web.access import guarded
 from twin.web.messages import t
-from twin.web.navigator import Navigator, context_box, label_point
+from twin.web.navigator import Navigator, box_around, context_box, label_point
 from twin.web.viewport import Viewport
 
 #: Overlay colours, apart from every utility's (CJJ 61-2017) and the yellow selection highlight.
@@ -43,14 +43,6 @@ def building_node(park: Park, value: str) -> Node | None:
         if value in (node.code, node.name) or node.id.startswith(f"ifc:{value}:"):
             return node
     return None
-
-
-def union_box(park: Park, node_ids: Iterable[str]) -> list[float] | None:
-    """The box around the nodes' boxes (``None`` when none is placed)."""
-    boxes = [park.get(n).bounds_m for n in node_ids if n in park and park.get(n).bounds_m is not None]
-    if not boxes:
-        return None
-    return [min(b[i] for b in boxes) for i in range(3)] + [max(b[i] for b in boxes) for i in range(3, 6)]
 
 
 def default_analysis(net: PipeNetwork) -> str:
@@ -184,7 +176,7 @@ class NetworkPanel:
         self.viewport.highlight([start])
         self.viewport.show_labels([(t(label, self.lang).format(id=self._name(v)), point) for v in marked
                                    if v in self.park and (point := label_point(self.park.get(v)))])
-        box = union_box(self.park, area + marked)
+        box = box_around(self.park.get(n) for n in area + marked if n in self.park)
         if box is not None:
             self.viewport.fly_to(context_box(box, MIN_VIEW_M), direction=LOOK_DOWN)
 
