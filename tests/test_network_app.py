@@ -164,6 +164,9 @@ def test_the_panel_traces_a_spill_downstream_and_names_a_wrong_request(demo, net
     result = panel.run(panel.network.value, panel.analysis.value, panel.element.value)
     assert result.outfalls and all(o.rsplit(":", 1)[1] in panel.result_pane.object for o in result.outfalls)
     assert set(result.pipes) <= set(panel.styled) and not panel.card.collapsed
+    assert not any(n.startswith(("ifc:", "gis:buildings:")) for n in panel.styled), \
+        "a downstream trace lists no buildings, so it colours none"
+    assert panel.network.options["Sewage"] == "sewage"
     assert panel.run("water", "upstream", "WS-P0001") is None
     assert "no flow to follow" in panel.result_pane.object
     panel.clear()

@@ -58,7 +58,9 @@ class NetworkPanel:
         self.park, self.networks, self.viewport, self.navigator, self.lang = park, networks, viewport, navigator, lang
         names = list(networks.networks)
         first = next((n for n in names if networks.networks[n].pressurised), names[0] if names else None)
-        self.network = pn.widgets.Select(label=t("net.network", lang), options=names, value=first,
+        labels = {(t(f"utility.{name}", lang) if name == net.utility else name): name
+                  for name, net in networks.networks.items()}  # a scene's networks are its utilities
+        self.network = pn.widgets.Select(label=t("net.network", lang), options=labels, value=first,
                                          sizing_mode="stretch_width")
         self.analysis = pn.widgets.Select(label=t("net.analysis", lang), sizing_mode="stretch_width",
                                           options={t(f"net.{a}", lang): a for a in ANALYSES},
@@ -161,7 +163,8 @@ class NetworkPanel:
     def _draw(self, result: IsolationResult | TraceResult) -> None:
         """Colour the result's pipes, nodes and buildings, label its valves or ends, fly over it."""
         buildings = self.viewport.index.drawn(n.id for n in self._buildings(
-            result.affected_buildings if isinstance(result, IsolationResult) else result.buildings))
+            result.affected_buildings if isinstance(result, IsolationResult)
+            else result.to_json().get("buildings", [])))  # the buildings its answer lists
         if isinstance(result, IsolationResult):
             area, start = result.isolated_pipes + result.isolated_nodes, result.burst
             marked, label, affected = result.valves_to_close, "net.shut", result.affected_nodes + buildings
