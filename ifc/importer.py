@@ -18,6 +18,7 @@ from ifc.properties import remember
 from ifc.reader import IfcReadError, open_ifc
 from ifc.spatial import SpatialTree
 from twin.batches import CATEGORY_CLASSES, MeshPart, merge
+from twin.footprint import floor_print
 from twin.park import ROOT_ID, Park
 
 log = logging.getLogger(__name__)
@@ -116,19 +117,6 @@ def _link_structure(park: Park, tree: SpatialTree) -> None:
                 node.links["storey"] = tree.ids[storey]
 
 
-def _floor_print(shape: Shape) -> shapely.Geometry:
-    """A space's plan outline: the union of its downward-facing triangles (else its hull)."""
-    tri = shape.vertices_m[shape.faces]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    down = normals[:, 2] < -1e-9 * np.abs(normals).sum(axis=1).clip(1e-12)
-    polygons = shapely.polygons(tri[down][:, :, :2]) if down.any() else []
-    if len(polygons):
-        outline = shapely.union_all(shapely.make_valid(polygons))
-        if not outline.is_empty and outline.area > 0:
-            return outline
-    return shapely.MultiPoint(shape.vertices_m[:, :2]).convex_hull
-
-
 def _link_spaces_by_geometry(park: Park, tree: SpatialTree, meshes: dict[int, Shape]) -> None:
     """Elements the file gives no space: the space whose plan and height hold their centre."""
     shaped = [(step, park.nodes[tree.ids[step]]) for step in meshes]
@@ -136,7 +124,7 @@ def _link_spaces_by_geometry(park: Park, tree: SpatialTree, meshes: dict[int, Sh
     loose = [node for _, node in shaped if node.kind == "element" and "space" not in node.links]
     if not spaces or not loose:
         return
-    prints = [_floor_print(meshes[step]) for step, node in shaped if node.kind == "space"]
+    prints = [floor_print(meshes[step].vertices_m[meshes[step].faces]) for step, node in shaped if node.kind == "space"]
     centres = np.array([n.centre_m for n in loose])
     hit_point, hit_space = shapely.STRtree(prints).query(shapely.points(centres[:, :2]), predicate="within")
     best: dict[int, tuple[float, int]] = {}

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from twin.errors import InputError
 from twin.info import park_info
+from twin.evacuation.commands import add_commands as add_evacuation_commands
 from twin.networks.commands import add_commands as add_network_commands
 from twin.scene import scene_file
 
@@ -274,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="the CSV file (default: standard output)")
     s.set_defaults(run=cmd_history_export)
     add_network_commands(sub)
+    add_evacuation_commands(sub)
     return p
 
 

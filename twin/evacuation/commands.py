@@ -1,0 +1,172 @@
+"""``twin evacuate``: who gets out, by which exits and stairs, in how long; RSET against ASET."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from twin.errors import InputError
+from twin.evacuation import MODELS, EvacuationGraph, ExitPlan, build_graph, evacuate, place_occupants
+from twin.evacuation import hazard as hazards
+from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
+from twin.evacuation.flow import premovement_range
+from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total
+from twin.evacuation.result import EvacuationResult
+from twin.park import Park
+
+out = Console()
+INCIDENTS = ("fire", "gas", *hazards.PLACED_KINDS)
+SHOWN_ROWS = 15
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """The ``evacuate`` command of the ``twin`` CLI."""
+    s = sub.add_parser("evacuate", help="evacuate a scene's buildings or an IFC file: times per exit and space")
+    s.add_argument("source", type=Path, help="a scene folder, scene.toml or an .ifc file")
+    many = s.add_mutually_exclusive_group()
+    many.add_argument("--occupants", type=int, metavar="N", help="N persons shared among the spaces by area")
+    many.add_argument("--density", type=float, metavar="P_PER_M2",
+                      help=f"persons per m² in every space (default {DEFAULT_DENSITY_PPM2})")
+    s.add_argument("--space", action="append", default=[], metavar="SPACE_ID=N",
+                   help="N persons in one space (its id, GlobalId or name; repeatable)")
+    s.add_argument("--incident", metavar="KIND@NODE_ID",
+                   help=f"{'|'.join(INCIDENTS)} at a space (or a node inside one): routes avoid it, spaces get an ASET")
+    s.add_argument("--growth", choices=list(GROWTH_ALPHA_KW_S2), default="medium", help="a fire's t² growth")
+    gas = s.add_argument_group("a gas leak (--incident gas@NODE): a steady Gaussian plume")
+    gas.add_argument("--leak-g-s", type=float, default=100.0, help="release rate, g/s (default 100)")
+    gas.add_argument("--wind-m-s", type=float, default=2.0, help="wind speed, m/s (default 2)")
+    gas.add_argument("--wind-from-deg", type=float, default=0.0, help="where the wind comes from, ° from north")
+    gas.add_argument("--stability", choices=list("ABCDEF"), default="D", help="Pasquill–Gifford class (default D)")
+    gas.add_argument("--threshold-mg-m3", type=float, default=30.0,
+                     help="untenable above this concentration (default 30 mg/m³, about chlorine's IDLH)")
+    s.add_argument("--model", choices=MODELS, default="flow", help="flow (SFPE, fast) or agent (jupedsim)")
+    s.add_argument("--speed", type=float, metavar="M_S", help="everyone's unimpeded walking speed (default: "
+                   "the population's)")
+    s.add_argument("--population", choices=list(POPULATIONS), default="sfpe", help="walking speeds by group")
+    s.add_argument("--premovement", default="0", metavar="S", help="seconds before people move, or a range LOW-HIGH")
+    s.add_argument("--closed-door", action="append", default=[], metavar="DOOR_ID", help="a door nobody may use")
+    s.add_argument("--exit", action="append", default=[], metavar="SPACE_ID=DOOR_ID",
+                   help="the exit assigned to a space's people (repeatable)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the occupants' positions and speeds")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(run=cmd_evacuate)
+
+
+def cmd_evacuate(args: argparse.Namespace) -> None:
+    from twin.cli import open_park, progress_bar
+
+    with progress_bar("loading") as progress:
+        park = open_park(args.source, progress)
+    graph = build_graph(park)
+    if not graph.exits:
+        raise InputError(f"{args.source}: no exit found (a door from a ground-floor space to the outside)")
+    occupants = place_occupants(graph, _counts(graph, args), args.population, args.speed,
+                                _premovement(args.premovement), args.seed)
+    hazard = _incident(park, graph, args) if args.incident else None
+    with progress_bar(f"evacuating ({args.model})") as progress:
+        result = evacuate(graph, occupants, args.model, _plan(graph, args), hazard,
+                          lambda share: progress(100 * share))
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+    else:
+        _print(result)
+
+
+def _index(what: str, find, key: str) -> int:
+    try:
+        return find(key)
+    except KeyError as exc:
+        raise InputError(f"{what}: {exc.args[0]}") from None
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.rpartition("=")
+    if not sep or not key or not value:
+        raise InputError(f"{option} {text!r}: write it as ID=VALUE")
+    return key, value
+
+
+def _counts(graph: EvacuationGraph, args: argparse.Namespace) -> dict[int, int]:
+    if args.occupants is not None and args.occupants < 0 or args.density is not None and args.density < 0:
+        raise InputError("--occupants and --density must not be negative")
+    counts = (counts_by_total(graph, args.occupants) if args.occupants is not None
+              else counts_by_density(graph, DEFAULT_DENSITY_PPM2 if args.density is None else args.density))
+    for item in args.space:
+        key, value = _pair(item, "--space")
+        if not value.isdigit():
+            raise InputError(f"--space {item!r}: the count must be a whole number")
+        counts[_index("--space", graph.place, key)] = int(value)
+    return counts
+
+
+def _premovement(text: str) -> float | tuple[float, float]:
+    try:
+        return premovement_range(text)
+    except ValueError as exc:
+        raise InputError(f"--{exc}") from None
+
+
+def _plan(graph: EvacuationGraph, args: argparse.Namespace) -> ExitPlan:
+    closed = frozenset(_index("--closed-door", graph.opening, key) for key in args.closed_door)
+    assigned = {}
+    for item in args.exit:
+        space, door = _pair(item, "--exit")
+        exit_ = _index("--exit", graph.opening, door)
+        if graph.openings[exit_].kind != "exit":
+            raise InputError(f"--exit {item!r}: {door} is not a door to the outside")
+        assigned[_index("--exit", graph.place, space)] = exit_
+    return ExitPlan(assigned=assigned, closed=closed)
+
+
+def _incident(park: Park, graph: EvacuationGraph, args: argparse.Namespace):
+    text = args.incident
+    kind, sep, key = text.partition("@")
+    if not sep or kind not in INCIDENTS:
+        raise InputError(f"--incident {text!r}: write it as KIND@NODE_ID, KIND one of {', '.join(INCIDENTS)}")
+    origin = incident_place(park, graph, key)
+    if kind == "fire":
+        return hazards.fire(graph, origin, growth=args.growth)
+    if kind == "gas":
+        centre = graph.places[origin].footprint.centroid
+        return hazards.gas(graph, (centre.x, centre.y), args.leak_g_s, args.wind_m_s, args.wind_from_deg,
+                           args.stability, args.threshold_mg_m3)
+    return hazards.placed(graph, kind, origin)
+
+
+def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
+    """The place of an incident: a space by id, GlobalId or name, else the space a park node lies in."""
+    node = park.nodes.get(key)
+    if node is not None and node.links.get("space") in graph.place_index:
+        return graph.place_index[node.links["space"]]
+    return _index("--incident", graph.place, key)
+
+
+def _print(result: EvacuationResult) -> None:
+    verdict = "[green]passed[/]" if result.passed else "[red]failed[/]"
+    out.print(f"{result.model} model: {result.evacuated} of {result.occupants} out in "
+              f"{result.total_time_s:.0f} s — {verdict}")
+    table = Table("exit", "persons", "first out s", "last out s", "max flow p/s", title="exits")
+    for e in result.exits:
+        table.add_row(e.name, str(e.count), _s(e.first_out_s), _s(e.last_out_s), f"{e.max_flow_pps:.2f}")
+    out.print(table)
+    if result.stairs:
+        table = Table("stair", "persons", title="stairs")
+        for s in result.stairs:
+            table.add_row(s.name, str(s.count))
+        out.print(table)
+    spaces = sorted(result.spaces, key=lambda s: (s.passed, (s.aset_s or 1e9) - (s.rset_s or 0)))[:SHOWN_ROWS]
+    table = Table("space", "persons", "RSET s", "ASET s", "", title=f"spaces (first {SHOWN_ROWS}; --json lists all)")
+    for s in spaces:
+        table.add_row(s.name, str(s.occupants), _s(s.rset_s), _s(s.aset_s), "" if s.passed else "[red]✗[/]")
+    out.print(table)
+    for c in result.congestion[:SHOWN_ROWS]:
+        out.print(f"congested: {c.name} above 4 p/m² for {c.duration_s:.0f} s (max {c.max_density_ppm2:.1f} p/m²)")
+    for line in (*(f"no route out: {s}" for s in result.stranded), *result.problems):
+        out.print(f"[yellow]{line}[/]", highlight=False)
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
