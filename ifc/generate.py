@@ -73,8 +73,11 @@ ROOM_NAMES = {
 ROOM_MIX = (("office", 4, (7.2, 12.0)), ("meeting", 3, (4.2, 6.0)), ("manager", 2, (3.6, 4.5)),
             ("print", 1, (3.0, 3.6)))
 MIN_ROOM_M = 3.6
-#: Floor-slab voids (x0, y0, x1, y1) over the stair flights and the lift shaft.
+STAIRWELL_M = 4.2  # width of each stairwell: one at the west end of the south band, one at the east end of the north
+#: Floor-slab voids (x0, y0, x1, y1) over the two stairs' flights and the lift shaft.
 SLAB_VOIDS_M = ((EXT_WALL_M / 2, EXT_WALL_M / 2, 4.1, 5.2),
+                (LENGTH_M - STAIRWELL_M + INT_WALL_M / 2, CORRIDOR_Y_M[1] + INT_WALL_M / 2, LENGTH_M - 0.4,
+                 CORRIDOR_Y_M[1] + 5.3),
                 (EXT_WALL_M / 2, CORRIDOR_Y_M[0] + INT_WALL_M / 2, LIFT_X_M - INT_WALL_M / 2,
                  CORRIDOR_Y_M[1] - INT_WALL_M / 2))
 
@@ -186,25 +189,30 @@ def _snap(width_m: float) -> float:
     return round(round(width_m / MODULE_M) * MODULE_M, 2)
 
 
-def _band(rng: random.Random, y0: float, y1: float, fixed: list[tuple[str, float]]) -> list[Room]:
-    """Fill one room band from west to east: the ``fixed`` rooms first, then random ones."""
+def _band(rng: random.Random, y0: float, y1: float, fixed: list[tuple[str, float]],
+          east: tuple[str, float] | None = None) -> list[Room]:
+    """Fill one room band from west to east: the ``fixed`` rooms first, then random ones, then ``east``."""
     rooms, x = [], 0.0
     for kind, width in fixed:
         rooms.append(Room(kind, x, y0, round(x + width, 2), y1))
         x = round(x + width, 2)
+    end = LENGTH_M - (east[1] if east else 0.0)
     kinds, weights, widths = zip(*ROOM_MIX)
-    while x < LENGTH_M:
+    while x < end:
         kind = rng.choices(kinds, weights)[0]
         width = _snap(rng.uniform(*widths[kinds.index(kind)]))
-        if LENGTH_M - x - width < MIN_ROOM_M:
-            width = LENGTH_M - x
+        if end - x - width < MIN_ROOM_M:
+            width = end - x
         rooms.append(Room(kind, x, y0, round(x + width, 2), y1))
         x = round(x + width, 2)
+    if east:
+        rooms.append(Room(east[0], x, y0, LENGTH_M, y1))
     return rooms
 
 
-def _room_walls(room: Room, facade_y: float, corridor_y: float) -> list[Wall]:
-    """The façade, corridor and east partition walls of a band room."""
+def _room_walls(room: Room, facade_y: float, corridor_y: float, ground: bool) -> list[Wall]:
+    """The façade, corridor and east partition walls of a band room; on the ground floor the east
+    stairwell opens onto the street through its own fire exit."""
     width = room.x1 - room.x0
     door = {"stair": "door_fire", "electrical": "door_fire", "lobby": "door_double"}.get(
         room.kind, "door_double" if width >= 9 else "door")
@@ -213,6 +221,8 @@ def _room_walls(room: Room, facade_y: float, corridor_y: float) -> list[Wall]:
         doors.append(("door", 1.3))
     if room.kind == "lobby":
         facade = [("door_double", width / 2), ("window", width * 0.2), ("window", width * 0.8)]
+    elif room.kind == "stair" and ground and room.x1 == LENGTH_M:
+        facade = [("door_fire", width / 2)]
     elif room.kind in ("stair", "toilet_m", "toilet_f", "electrical", "pantry", "print"):
         facade = [("window_high", width / 2)]
     else:
@@ -228,12 +238,13 @@ def _room_walls(room: Room, facade_y: float, corridor_y: float) -> list[Wall]:
 def plan_floor(rng: random.Random, ground: bool) -> FloorPlan:
     """Lay out one floor plate; the ground floor gets a lobby with the main entrance."""
     south_y, north_y = CORRIDOR_Y_M
-    south = _band(rng, 0.0, south_y, [("stair", 4.2), ("electrical", 2.2)] +
+    south = _band(rng, 0.0, south_y, [("stair", STAIRWELL_M), ("electrical", 2.2)] +
                   ([("lobby", _snap(rng.uniform(7.2, 9.0)))] if ground else []))
-    north = _band(rng, north_y, DEPTH_M, [("toilet_m", 4.2), ("toilet_f", 3.6), ("pantry", 2.4)])
+    north = _band(rng, north_y, DEPTH_M, [("toilet_m", 4.2), ("toilet_f", 3.6), ("pantry", 2.4)],
+                  east=("stair", STAIRWELL_M))
     core = [Room("lift", 0.0, south_y, LIFT_X_M, north_y), Room("corridor", LIFT_X_M, south_y, LENGTH_M, north_y)]
-    walls = [w for r in south for w in _room_walls(r, 0.0, south_y)]
-    walls += [w for r in north for w in _room_walls(r, DEPTH_M, north_y)]
+    walls = [w for r in south for w in _room_walls(r, 0.0, south_y, ground)]
+    walls += [w for r in north for w in _room_walls(r, DEPTH_M, north_y, ground)]
     half = EXT_WALL_M / 2
     walls += [
         Wall((LIFT_X_M, south_y), (LIFT_X_M, north_y), False, [("door_lift", (north_y - south_y) / 2)]),
@@ -448,14 +459,17 @@ class _Storey:
         self.slab("BASESLAB" if ground else "FLOOR", 0.0, voided=not ground)
         if top:
             self.slab("ROOF", STOREY_HEIGHT_M)
-        x, y, _, _ = next(r for r in plan.rooms if r.kind == "stair").inner()
-        stair = self.element("IfcStair", f"{self.code}-LT1 楼梯 Stair", None, (x, y, 0.0, 1.0, 0.0))
-        self.typed["stair"] = [stair]
-        risers = 2 * STAIR_RISERS
-        self.w.pset(stair, "Pset_StairCommon", {
-            "NumberOfRiser": risers, "NumberOfTreads": risers - 2,
-            "RiserHeight": round(STOREY_HEIGHT_M / risers, 4), "TreadLength": STAIR_GOING_M, "FireExit": True})
-        self.stair_flights(stair)
+        stairs = []
+        for number, room in enumerate((r for r in plan.rooms if r.kind == "stair"), start=1):
+            x, y, _, _ = room.inner()
+            stair = self.element("IfcStair", f"{self.code}-LT{number} 楼梯 Stair", None, (x, y, 0.0, 1.0, 0.0))
+            risers = 2 * STAIR_RISERS
+            self.w.pset(stair, "Pset_StairCommon", {
+                "NumberOfRiser": risers, "NumberOfTreads": risers - 2,
+                "RiserHeight": round(STOREY_HEIGHT_M / risers, 4), "TreadLength": STAIR_GOING_M, "FireExit": True})
+            self.stair_flights(stair)
+            stairs.append(stair)
+        self.typed["stair"] = stairs
         for key, spec in RISER_TYPES.items():
             x, y, _, _ = next(r for r in plan.rooms if r.kind == spec.room).inner()
             riser = self.element(spec.ifc_class, f"{self.code}-{spec.name}", None,

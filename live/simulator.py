@@ -802,6 +802,8 @@ class Simulator:
             if action in ("open", "close"):
                 device.state["open"] = action == "open"
                 return f"{action} done"
+            if action == "recall":
+                return "lift recalled to the ground floor, doors open"
         return f"{action} done"
 
 

@@ -1147,6 +1147,9 @@ def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, bui
         parts.append("[[tours]]\n" + _toml_fields(tour, skip="stops") + "".join(
             "\n[[tours.stops]]\n" + _toml_fields(stop) for stop in tour.get("stops", [])))
     parts.append(live_toml())
+    for plan in PLANS:
+        parts.append("[[plans]]\n" + _toml_fields(plan, skip="steps") + "".join(
+            "\n[[plans.steps]]\n" + _toml_fields(step) for step in plan["steps"]))
     return "\n".join(parts)
 
 
@@ -1253,7 +1256,8 @@ LIVE_TYPES: dict[str, dict] = {
     "lift": {"heartbeat_s": 120.0, "metrics": {
         "floor": {"deadband": 0.5, "keepalive_s": 900.0},
         "running": {"kind": "boolean", "keepalive_s": 900.0, "colours": {"true": GREEN, "false": GREY}},
-        "fault": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}}}},
+        "fault": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}}},
+        "commands": {"actions": ["recall"], "timeout_s": 10.0}},
 }
 #: The demo's MQTT convention (docs/scene-format.md): telemetry and status per device, status per gateway.
 LIVE_BINDINGS = [{"topic": "park/{device}/telemetry"}, {"topic": "park/{device}/status", "status": True}]
@@ -1280,6 +1284,22 @@ LIVE_RULES = [
     {"key": "lake-high", "device_type": "level_sensor", "metric": "level_m", "above": 1.6, "severity": "warning",
      "message": {"zh": "镜湖水位偏高", "en": "Lake level high"}},
 ]
+
+
+#: ``[[plans]]`` of the demo: the fire plan a smoke alarm opens.
+PLANS = [{
+    "key": "fire", "title": "火灾应急预案", "title_en": "Fire emergency plan", "incident": "fire", "rules": ["smoke"],
+    "steps": [
+        {"at_s": 0.0, "action": "cameras", "text": "调取火点周边摄像机", "text_en": "Show the cameras that see the fire"},
+        {"at_s": 10.0, "action": "broadcast", "scope": "building", "text": "本楼应急广播：请沿疏散指示撤离",
+         "text_en": "Broadcast to the building: leave by the marked routes"},
+        {"at_s": 30.0, "action": "command", "device_type": "access_door", "command": "unlock", "scope": "building",
+         "text": "解锁本楼门禁，打开疏散通道", "text_en": "Unlock the building's access doors"},
+        {"at_s": 30.0, "action": "command", "device_type": "lift", "command": "recall", "scope": "building",
+         "text": "电梯迫降首层", "text_en": "Recall the lifts to the ground floor"},
+        {"at_s": 60.0, "action": "notify", "text": "微型消防站出动", "text_en": "Send the on-site fire team"},
+        {"at_s": 300.0, "action": "notify", "text": "集合点清点人数", "text_en": "Count people at the assembly points"},
+    ]}]
 
 
 def live_toml() -> str:

@@ -18,10 +18,11 @@ from gis.roles import ROLES
 from ifc.placement import Anchor
 from live.config import LiveSpec, live_problems, read_live
 from twin.errors import InputError
+from twin.plans import PlanSpec, plan_problems, read_plans
 from twin.tours import TourSpec, build_tours, read_tours, tour_problems
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live"}
+_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live", "plans"}
 _IFC_KEYS = {"key", "path", "anchor", "replaces"}
 _ANCHOR_KEYS = {"easting", "northing", "elevation", "rotation_deg"}
 _LAYER_KEYS = {"key", "path", "layer", "role", "id_field", "crs", "where", "fields"}
@@ -65,6 +66,7 @@ class Scene:
     ground_elevation_given: bool = True  # a DEM's fallback off the raster: this, else its median
     tours: tuple[TourSpec, ...] = ()  # checked against the park when it is loaded
     live: LiveSpec = LiveSpec()  # devices' metrics, topic bindings and alarm rules ([live])
+    plans: tuple[PlanSpec, ...] = ()  # emergency plans ([[plans]])
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -225,10 +227,13 @@ def read_scene(path: str | os.PathLike) -> Scene:
     leases = r.path(r.table(data, "leases"), "path", "leases.", required=False)
     tours = read_tours(r, data)
     live = read_live(r, data)
+    plans = read_plans(r, data)
+    for where, cause in plan_problems(plans, live):
+        r.problem(where, cause)
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
-                 tuple(layers), devices, leases, "elevation_m" in ground, tours, live)
+                 tuple(layers), devices, leases, "elevation_m" in ground, tours, live, plans)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):

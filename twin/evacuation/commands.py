@@ -137,10 +137,14 @@ def _incident(park: Park, graph: EvacuationGraph, args: argparse.Namespace):
 
 
 def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
-    """The place of an incident: a space by id, GlobalId or name, else the space a park node lies in."""
-    node = park.nodes.get(key)
-    if node is not None and node.links.get("space") in graph.place_index:
-        return graph.place_index[node.links["space"]]
+    """The place of an incident: the space a node (a device by code too) lies in, else a space by id,
+    GlobalId or name."""
+    node = park.nodes.get(key) or park.nodes.get(f"dev:{key}")
+    while node is not None and node.id not in graph.place_index:
+        up = node.links.get("space") or node.links.get("host")
+        node = park.nodes.get(up) if up else None
+    if node is not None:
+        return graph.place_index[node.id]
     return _index("--incident", graph.place, key)
 
 

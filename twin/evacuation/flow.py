@@ -36,6 +36,8 @@ class ExitPlan:
         return frozenset(o for o in graph.exits if o not in self.closed)
 
     def blocked(self, t_s: float) -> frozenset[int]:
+        if not self.avoid:
+            return frozenset()
         return frozenset(p for p, t in self.avoid.items() if t <= t_s)
 
 
@@ -59,14 +61,17 @@ def run_flow(graph: EvacuationGraph, occupants: Occupants, plan: ExitPlan | None
     heap = [(float(occupants.premovement_s[i]), i, _MOVE, -1) for i in range(n)]
     heapq.heapify(heap)
     floor = [p.floor_m for p in places]
+    point = [tuple(o.point_m) for o in openings]
     next_cache: dict[tuple, int | None] = {}
+    hops = [0] * n
+    most_hops = 4 * len(openings) + 4  # a guard: a route never passes an opening more than twice or so
     done = 0
     while heap:
         t, i, kind, o = heapq.heappop(heap)
         if kind == _ARRIVE:
             depart = max(t, free_at[o]) + service_s[o]
             free_at[o] = depart
-            log.tracks[i].append((t, *openings[o].point_m))
+            log.tracks[i].append((t, *point[o]))
             heapq.heappush(heap, (depart, i, _PASS, o))
             continue
         if kind == _PASS:
@@ -75,7 +80,7 @@ def run_flow(graph: EvacuationGraph, occupants: Occupants, plan: ExitPlan | None
             count[here] -= 1
             log.counts.append((t, here, count[here]))
             log.passes.append((t, o, i, here))
-            log.tracks[i].append((t, *openings[o].point_m))
+            log.tracks[i].append((t, *point[o]))
             if openings[o].kind == "exit":
                 log.out_s[i] = t
                 done += 1
@@ -89,19 +94,21 @@ def run_flow(graph: EvacuationGraph, occupants: Occupants, plan: ExitPlan | None
             blocked = plan.blocked(t)
             key = (there, o, targets[i], blocked)
             if key not in next_cache:
-                next_cache[key] = routes.next_opening(there, xy, targets[i], blocked, came=o)
+                next_cache[key] = routes.next_opening(there, xy, targets[i], blocked)
             step = next_cache[key]
         else:  # _MOVE: starts from where they stand
             here = where[i]
             xy = occupants.xy_m[i]
             log.tracks[i].append((t, xy[0], xy[1], floor[here]))
             step = routes.next_opening(here, xy, targets[i], plan.blocked(t))
-        if step is None:
+        hops[i] += 1
+        if step is None or hops[i] > most_hops:
             log.stranded.add(i)
             continue
-        place = places[where[i]]
-        speed = sfpe.speed_m_s(count[where[i]] / area[where[i]], place.k_m_s * factor[i])
-        heapq.heappush(heap, (t + graph.walk_m(where[i], xy, step) / speed, i, _ARRIVE, step))
+        here = where[i]
+        speed = sfpe.speed_m_s(count[here] / area[here], places[here].k_m_s * factor[i])
+        walk_m = routes.pair_m[here, o, step] if kind == _PASS and step != o else graph.walk_m(here, xy, step)
+        heapq.heappush(heap, (t + walk_m / speed, i, _ARRIVE, step))
     if progress:
         progress(1.0)
     return log

@@ -87,10 +87,8 @@ class EvacuationGraph:
         for i, opening in enumerate(self.openings):
             for p in set(opening.places):
                 self.places[p].openings.append(i)
-
-    @property
-    def exits(self) -> list[int]:
-        return [i for i, o in enumerate(self.openings) if o.kind == "exit"]
+        self.exits = [i for i, o in enumerate(self.openings) if o.kind == "exit"]
+        self._xy = [(float(o.point_m[0]), float(o.point_m[1])) for o in self.openings]
 
     def spaces(self) -> list[int]:
         return [i for i, p in enumerate(self.places) if p.kind == "space"]
@@ -109,7 +107,8 @@ class EvacuationGraph:
         p = self.places[place]
         if p.kind == "stair" and p.length_m is not None:
             return p.length_m
-        return float(np.hypot(*(self.openings[opening].point_m[:2] - np.asarray(start_m)[:2])))
+        x, y = self._xy[opening]
+        return math.hypot(x - float(start_m[0]), y - float(start_m[1]))
 
 
 def lookup(key: str, by_id: dict[str, int], names: list[tuple[str, int]], what: str) -> int:
@@ -139,6 +138,7 @@ class _Builder:
         self.openings: list[Opening] = []
         self.problems: list[str] = []
         self.outside: dict[str | None, int] = {}
+        self.many_buildings = len(park.of_kind("building")) > 1
         self.walls: list[tuple[shapely.Geometry, float, float]] | None = None  # plan print, bottom, top
 
     def build(self) -> EvacuationGraph:
@@ -155,6 +155,12 @@ class _Builder:
         self._open_plan()
         return EvacuationGraph(self.places, self.openings, self.problems)
 
+    def _label(self, node: Node) -> str:
+        """Its name; in a park of several buildings, after its building's."""
+        building = self.park.nodes.get(node.links.get("building", ""))
+        own = _label(node)
+        return f"{building.name} {own}" if building is not None and self.many_buildings else own
+
     # --- spaces ---------------------------------------------------------------------------------
     def _add_space(self, node: Node) -> None:
         tri = self.triangles[node.id]
@@ -162,7 +168,7 @@ class _Builder:
         z = tri[..., 2]
         storey = self.park.nodes.get(node.links.get("storey", ""))
         self.places.append(Place(
-            id=node.id, kind="space", name=_label(node), building=node.links.get("building"),
+            id=node.id, kind="space", name=self._label(node), building=node.links.get("building"),
             storey=storey.id if storey else None, floor_m=float(z.min()),
             height_m=float(z.max() - z.min()) or DEFAULT_SPACE_HEIGHT_M,
             area_m2=max(float(outline.area), 0.01), footprint=outline, code=node.name))
@@ -184,7 +190,7 @@ class _Builder:
         bounded = [self.space_index[s] for s in node.bounds_spaces if s in self.space_index]
         joined = bounded if len(bounded) >= 2 else list(dict.fromkeys(bounded + [s[0] for s in sides if s]))
         point = np.array([*centre, sill_m])
-        name = _label(node)
+        name = self._label(node)
         if len(joined) >= 2:
             self.openings.append(Opening(node.id, "door", name, (joined[0], joined[1]), width_m, point,
                                          head_m - sill_m))
@@ -270,7 +276,7 @@ class _Builder:
     def _add_stair(self, node: Node) -> None:
         tri = self._stair_triangles(node)
         if tri is None:
-            self.problems.append(f"stair {_label(node)} ({node.id}): no geometry, left out")
+            self.problems.append(f"stair {self._label(node)} ({node.id}): no geometry, left out")
             return
         pts = tri.reshape(-1, 3)
         foot_m, top_m = float(pts[:, 2].min()), float(pts[:, 2].max())
@@ -279,7 +285,7 @@ class _Builder:
         lower = self._touching(outline, foot_m, building)
         upper = self._touching(outline, top_m, building, above=lower)
         if lower is None or upper is None:
-            self.problems.append(f"stair {_label(node)} ({node.id}): no space at its "
+            self.problems.append(f"stair {self._label(node)} ({node.id}): no space at its "
                                  f"{'foot' if lower is None else 'head'}, left out")
             return
         riser_m, tread_m = _riser_tread(node, self.park)
@@ -288,14 +294,14 @@ class _Builder:
         width_m = _stair_width(self.park, node, self.triangles)
         k = sfpe.stair_k_m_s(tread_m, riser_m)
         index = len(self.places)
-        self.places.append(Place(node.id, "stair", _label(node), building, node.links.get("storey"), foot_m,
+        self.places.append(Place(node.id, "stair", self._label(node), building, node.links.get("storey"), foot_m,
                                  rise_m, max(width_m * length_m, 0.01), k, outline, length_m))
         for end, space in (("foot", lower), ("head", upper)):
             z = self.places[space].floor_m
             point = np.array([*np.asarray(outline.intersection(self.places[space].footprint).centroid.coords[0]
                                           if outline.intersects(self.places[space].footprint)
                                           else outline.centroid.coords[0]), z])
-            self.openings.append(Opening(f"{node.id}:{end}", "stair", f"{_label(node)} {end}", (space, index),
+            self.openings.append(Opening(f"{node.id}:{end}", "stair", f"{self._label(node)} {end}", (space, index),
                                          width_m, point, rise_m, k))
 
     def _touching(self, outline: shapely.Geometry, z_m: float, building: str | None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -80,11 +81,17 @@ class EvacuationResult:
     stairs: list[StairUse]
     stranded: list[str]  # spaces whose people have no route out
     out_s: np.ndarray  # per person
-    tracks: list[np.ndarray]  # per person, (m, 4): t, x, y, z
+    track_log: list[list[tuple[float, float, float, float]]] = field(repr=False)  # the model's, see tracks
     counts: np.ndarray  # (k, 3): t, place index, persons — every occupancy change, in time order
     passes: np.ndarray  # (k, 4): t, opening index, person, place left — every pass through an opening
     problems: list[str] = field(default_factory=list)
     hazard: Any = None
+
+    @cached_property
+    def tracks(self) -> list[np.ndarray]:
+        """Per person ``(m, 4)`` arrays of (t, x, y, z), made on first use (playback, reports)."""
+        rows = np.array([row for track in self.track_log for row in track], float).reshape(-1, 4)
+        return np.split(rows, np.cumsum([len(track) for track in self.track_log])[:-1])
 
     @property
     def passed(self) -> bool:
@@ -143,7 +150,7 @@ def summarise(graph: EvacuationGraph, occupants: Occupants, log: RunLog, model: 
         exits=_exits(graph, passes), spaces=_spaces(graph, occupants, passes, hazard, stranded_places),
         congestion=_congestion(graph, counts, total), stairs=_stairs(graph, passes),
         stranded=[graph.places[i].id for i in stranded_places], out_s=out_s,
-        tracks=[np.array(t, float).reshape(-1, 4) for t in log.tracks], counts=counts, passes=passes,
+        track_log=log.tracks, counts=counts, passes=passes,
         problems=list(graph.problems), hazard=hazard)
 
 
@@ -161,11 +168,12 @@ def _exits(graph: EvacuationGraph, passes: np.ndarray) -> list[ExitFlow]:
 def _spaces(graph: EvacuationGraph, occupants: Occupants, passes: np.ndarray, hazard: Any,
             stranded: list[int]) -> list[SpaceTimes]:
     initial = np.bincount(occupants.place, minlength=len(graph.places))
+    last_left = np.zeros(len(graph.places))
+    np.maximum.at(last_left, passes[:, 3].astype(int), passes[:, 0])
     out = []
     for i in graph.spaces():
         place = graph.places[i]
-        left = passes[passes[:, 3] == i, 0]
-        rset = None if i in stranded else (float(left.max()) if len(left) else 0.0)
+        rset = None if i in stranded else float(last_left[i])
         aset = hazard.aset_s(place.id) if hazard is not None else None
         out.append(SpaceTimes(place.id, place.name, int(initial[i]), rset, aset))
     return out
@@ -174,11 +182,13 @@ def _spaces(graph: EvacuationGraph, occupants: Occupants, passes: np.ndarray, ha
 def _congestion(graph: EvacuationGraph, counts: np.ndarray, total_s: float) -> list[Congestion]:
     """Places above 4 p/m² for more than 10 % of the evacuation time."""
     out = []
-    for i in np.unique(counts[:, 1]).astype(int):
-        place = graph.places[i]
+    order = np.argsort(counts[:, 1], kind="stable")
+    by_place = counts[order]
+    starts = np.flatnonzero(np.r_[True, by_place[1:, 1] != by_place[:-1, 1]])
+    for rows in np.split(by_place, starts[1:]):
+        place = graph.places[int(rows[0, 1])]
         if place.kind == "outside":
             continue
-        rows = counts[counts[:, 1] == i]
         density = rows[:, 2] / place.area_m2
         held = np.diff(np.r_[rows[:, 0], total_s])
         jammed = float(held[density > CONGESTED_PPM2].sum())
