@@ -19,6 +19,7 @@ from twin.park import Park
 from twin.web.access import guarded
 from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
+from twin.web.drill_panel import DrillPanel
 from twin.web.finder import Finder
 from twin.web.info import node_card
 from twin.web.network_panel import NetworkPanel
@@ -61,6 +62,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
     live_card = LiveCard(live, lang) if live is not None else None
     analysis = NetworkPanel(park, networks, viewport, navigator, lang) if networks and networks.networks else None
+    drill = DrillPanel(park, viewport, navigator, lang) if park.of_kind("space") else None
+    offers = [panel for panel in (analysis, drill) if panel is not None]  # the right column's analysis cards
     linkage = {rule.key: rule.linkage for rule in live.spec.rules} if live is not None else {}
 
     def describe(node_id: str, cameras: bool = False) -> None:
@@ -72,8 +75,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     def show(node_id: str) -> None:
         describe(node_id)
         viewport.highlight([node_id] if node_id else [])
-        if analysis is not None and node_id:
-            analysis.offer(node_id)
+        for panel in offers if node_id else ():
+            panel.offer(node_id)
 
     def locate(node_id: str, cameras: bool = False) -> None:
         navigator.locate(node_id)
@@ -112,7 +115,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     tours = TourPlayer(viewport, park.tours, lang, focus=navigator.isolate)
     side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"],
                      stylesheets=[LARGE_SCREEN_CSS])
-    details = ([analysis.panel()] if analysis else []) + ([card] if live_card is None else [live_card.panel(), card])
+    details = [panel.panel() for panel in offers] + ([card] if live_card is None else [live_card.panel(), card])
     info = pn.Card(*details, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
                    css_classes=["twin-side"], stylesheets=[LARGE_SCREEN_CSS])
     centre = [viewport]

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from twin.park import Park
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 ACTIONS = ("cameras", "command", "broadcast", "notify")
 SCOPES = ("space", "storey", "building", "park")
 INCIDENTS = ("fire", "gas", "flood", "intrusion", "crowd")
+NEAREST_CAMERAS = 4  #: cameras shown when none sees the incident itself
 _PLAN_KEYS = {"key", "title", "title_en", "incident", "rules", "steps"}
 _STEP_KEYS = {"at_s", "action", "text", "text_en", "device_type", "command", "scope"}
 
@@ -183,13 +186,19 @@ def _targets(park: Park, step: PlanStep, origin: str) -> tuple[str, ...]:
     from live.state import device_type
     from twin.cameras import cameras_seeing_node
 
-    if step.action == "cameras":
-        return tuple(sight.camera_id for sight in cameras_seeing_node(park, origin))
-    if step.action != "command":
+    if step.action not in ("cameras", "command"):
         return ()
     area = _scope_node(park, origin, step.scope)
-    return tuple(n.id for n in park.of_kind("device") if device_type(n) == step.device_type
-                 and (area is None or _within(park, n.id, area)))
+    kind = "camera" if step.action == "cameras" else step.device_type
+    around = tuple(n.id for n in park.of_kind("device") if device_type(n) == kind
+                   and (area is None or _within(park, n.id, area)))
+    if step.action == "cameras":  # those that see the spot, else the nearest of the area's own
+        seeing = tuple(sight.camera_id for sight in cameras_seeing_node(park, origin))
+        centre = park.get(origin).centre_m
+        nearest = sorted(around, key=lambda c: float(np.linalg.norm(park.nodes[c].centre_m - centre))
+                         if centre is not None else 0.0)
+        return seeing or tuple(nearest[:NEAREST_CAMERAS])
+    return around
 
 
 def _scope_node(park: Park, origin: str, scope: str) -> str | None:

@@ -16,10 +16,12 @@ from twin.evacuation.flow import premovement_range
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
+from twin.plans import Checklist, checklist, plan_for
 
 out = Console()
 INCIDENTS = ("fire", "gas", *hazards.PLACED_KINDS)
 SHOWN_ROWS = 15
+SHOWN_PROBLEMS = 3
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +53,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--exit", action="append", default=[], metavar="SPACE_ID=DOOR_ID",
                    help="the exit assigned to a space's people (repeatable)")
     s.add_argument("--seed", type=int, default=0, help="seed of the occupants' positions and speeds")
+    s.add_argument("--plan", metavar="KEY", help="run a scene's emergency plan as a drill checklist (default: the "
+                   "first plan for the incident's kind); commands are never sent")
+    s.add_argument("--report", type=Path, metavar="FILE.html", help="write the after-action report there")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(run=cmd_evacuate)
 
@@ -69,10 +74,22 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     with progress_bar(f"evacuating ({args.model})") as progress:
         result = evacuate(graph, occupants, args.model, _plan(graph, args), hazard,
                           lambda share: progress(100 * share))
+    drill = _drill(park, graph, args, hazard)
+    if args.report is not None:
+        from twin.evacuation.report import write_report
+
+        title = f"{park.name} — {args.incident or 'evacuation'}"
+        write_report(result, graph, args.report, title, actions=[(i.at_s, i.text) for i in drill.items] if drill else ())
     if args.json:
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+        answer = result.as_json()
+        answer["drill"] = True
+        if drill is not None:
+            answer["plan"] = {"key": drill.plan.key, "principal": drill.plan.principal, "steps": [
+                {"at_s": i.at_s, "action": i.action, "text": i.text, "command": i.command, "targets": list(i.targets),
+                 "state": i.state} for i in drill.items]}
+        print(json.dumps(answer, ensure_ascii=False, indent=1))
     else:
-        _print(result)
+        _print(result, drill)
 
 
 def _index(what: str, find, key: str) -> int:
@@ -148,8 +165,33 @@ def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
     return _index("--incident", graph.place, key)
 
 
-def _print(result: EvacuationResult) -> None:
+def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, hazard) -> Checklist | None:
+    """The plan's checklist, ticked off as a drill, for a scene with plans."""
+    from twin.scene import read_scene, scene_file
+
+    if scene_file(args.source).suffix.lower() != ".toml":
+        if args.plan:
+            raise InputError(f"--plan {args.plan}: plans live in a scene file; {args.source} is not a scene")
+        return None
+    plans = read_scene(args.source).plans
+    if args.plan:
+        plan = next((p for p in plans if p.key == args.plan), None)
+        if plan is None:
+            raise InputError(f"--plan {args.plan!r}: no such plan in {args.source} "
+                             f"(plans: {', '.join(p.key for p in plans) or 'none'})")
+    else:
+        plan = plan_for(plans, incident=hazard.kind) if hazard is not None else None
+    if plan is None:
+        return None
+    origin = graph.places[incident_place(park, graph, args.incident.partition("@")[2])].id if args.incident else "park"
+    drill = checklist(plan, park, origin)
+    drill.run_drill()
+    return drill
+
+
+def _print(result: EvacuationResult, drill: Checklist | None) -> None:
     verdict = "[green]passed[/]" if result.passed else "[red]failed[/]"
+    out.print("[black on yellow] 演练 DRILL [/] nothing is sent to a device")
     out.print(f"{result.model} model: {result.evacuated} of {result.occupants} out in "
               f"{result.total_time_s:.0f} s — {verdict}")
     table = Table("exit", "persons", "first out s", "last out s", "max flow p/s", title="exits")
@@ -166,10 +208,19 @@ def _print(result: EvacuationResult) -> None:
     for s in spaces:
         table.add_row(s.name, str(s.occupants), _s(s.rset_s), _s(s.aset_s), "" if s.passed else "[red]✗[/]")
     out.print(table)
+    if drill is not None:
+        table = Table("at s", "step", "acts on", "state", title=f"plan {drill.plan.key}: {drill.plan.title}")
+        for item in drill.items:
+            table.add_row(f"{item.at_s:.0f}", item.text, f"{len(item.targets)} {item.command or ''}".strip()
+                          if item.targets or item.command else "", item.state)
+        out.print(table)
     for c in result.congestion[:SHOWN_ROWS]:
         out.print(f"congested: {c.name} above 4 p/m² for {c.duration_s:.0f} s (max {c.max_density_ppm2:.1f} p/m²)")
-    for line in (*(f"no route out: {s}" for s in result.stranded), *result.problems):
+    lines = [*(f"no route out: {s}" for s in result.stranded), *result.problems]
+    for line in lines[:SHOWN_PROBLEMS]:
         out.print(f"[yellow]{line}[/]", highlight=False)
+    if len(lines) > SHOWN_PROBLEMS:
+        out.print(f"[yellow]… {len(lines) - SHOWN_PROBLEMS} more (--json lists all)[/]")
 
 
 def _s(value: float | None) -> str:

@@ -90,8 +90,9 @@ class EvacuationGraph:
         self.exits = [i for i, o in enumerate(self.openings) if o.kind == "exit"]
         self._xy = [(float(o.point_m[0]), float(o.point_m[1])) for o in self.openings]
 
-    def spaces(self) -> list[int]:
-        return [i for i, p in enumerate(self.places) if p.kind == "space"]
+    def spaces(self, building: str | None = None) -> list[int]:
+        """The spaces, of one building if given."""
+        return [i for i, p in enumerate(self.places) if p.kind == "space" and building in (None, p.building)]
 
     def place(self, key: str) -> int:
         """A place by id, GlobalId, name or room number (see :func:`lookup`)."""

@@ -51,14 +51,14 @@ class Occupants:
         return len(self.place)
 
 
-def counts_by_density(graph: EvacuationGraph, density_ppm2: float) -> dict[int, int]:
-    """Persons per space at a density (rounded per space)."""
-    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in graph.spaces()}
+def counts_by_density(graph: EvacuationGraph, density_ppm2: float, building: str | None = None) -> dict[int, int]:
+    """Persons per space (of one building if given) at a density, rounded per space."""
+    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in graph.spaces(building)}
 
 
-def counts_by_total(graph: EvacuationGraph, total: int) -> dict[int, int]:
-    """``total`` persons shared among the spaces by area (largest remainders)."""
-    spaces = graph.spaces()
+def counts_by_total(graph: EvacuationGraph, total: int, building: str | None = None) -> dict[int, int]:
+    """``total`` persons shared among the spaces (of one building if given) by area, largest remainders."""
+    spaces = graph.spaces(building)
     areas = np.array([graph.places[i].area_m2 for i in spaces])
     if not len(spaces):
         return {}

@@ -45,6 +45,12 @@ function* parts(encoded) {
   for (let i = 0; i < flat.length; i += 2 + flat[i + 1]) yield [flat[i], flat.subarray(i + 2, i + 2 + flat[i + 1])];
 }
 
+// Park-frame points as sent by Python: base64 of little-endian float32 ``x, y, z…``.
+function floats(encoded) {
+  const bytes = Uint8Array.from(atob(encoded || ''), (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
 const ease = (t) => (t < 0.5 ? 2 * t * t : 1 - Math.pow(-2 * t + 2, 2) / 2);
 
 export function render({ model, el: host }) {
@@ -467,6 +473,39 @@ export function render({ model, el: host }) {
     drawSoon();
   });
 
+  // --- drills: people as points, routes as line segments (one actor each, made on first use) -----
+  const overlayActors = {};
+  // {op:'points', xyz, rgb, size_px}: one vertex per point; {op:'paths', xyz, rgb, size_px}: xyz holds
+  // segment ends in pairs. An empty xyz leaves the overlay empty.
+  function drawOverlay(msg) {
+    const per = msg.op === 'points' ? 1 : 2;
+    if (!overlayActors[msg.op]) {
+      const polydata = vtk.Common.DataModel.vtkPolyData.newInstance();
+      const mapper = vtk.Rendering.Core.vtkMapper.newInstance();
+      const actor = vtk.Rendering.Core.vtkActor.newInstance();
+      mapper.setInputData(polydata);
+      actor.setMapper(mapper);
+      renderer.addActor(actor);
+      overlayActors[msg.op] = { polydata, actor };
+    }
+    const { polydata, actor } = overlayActors[msg.op];
+    const xyz = floats(msg.xyz), n = xyz.length / 3 / per;
+    const cells = new Uint32Array(n * (per + 1));
+    for (let i = 0; i < n; i++) {
+      cells[i * (per + 1)] = per;
+      for (let k = 0; k < per; k++) cells[i * (per + 1) + 1 + k] = i * per + k;
+    }
+    polydata.getPoints().setData(xyz, 3);
+    (per === 1 ? polydata.getVerts() : polydata.getLines()).setData(cells);
+    polydata.modified();
+    const property = actor.getProperty();
+    property.setColor(...msg.rgb.map((v) => v / 255));
+    if (per === 1) property.setPointSize(msg.size_px); else property.setLineWidth(msg.size_px);
+    actor.setVisibility(n > 0);
+    root.dataset[msg.op] = String(n);
+    drawSoon();
+  }
+
   // --- picking ----------------------------------------------------------------------------------
   let pressed = null;          // a click is a press and release without a drag
   interactor.onLeftButtonPress((e) => { pressed = e.position; });
@@ -486,6 +525,8 @@ export function render({ model, el: host }) {
     batches: batchOp,
     labels: setLabels,
     pin: setPin,
+    points: drawOverlay,
+    paths: drawOverlay,
     camera: (msg) => fly(msg.position, msg.focal, 1000 * msg.duration_s),
     frame: (msg) => { const c = framing(msg.bounds, msg.direction); fly(c.position, c.focal, 1000 * msg.duration_s); },
     home: (msg) => home(1000 * (msg.duration_s || 0)),

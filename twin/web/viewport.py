@@ -9,9 +9,11 @@ browser and sends back only the picked node id.
 """
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import panel as pn
 import param
 from panel.custom import JSComponent
@@ -105,6 +107,13 @@ def style_message(index: NodeIndex, node_ids: Iterable[str], *, rgb: Sequence[in
             "opacity": opacity, "visible": visible, "blink": blink}
 
 
+def float_message(op: str, xyz_m: np.ndarray, rgb: Sequence[int], size_px: float) -> dict:
+    """A ``points`` or ``paths`` message: park-frame points as base64 little-endian float32."""
+    flat = np.asarray(xyz_m, "<f4").reshape(-1)
+    return {"op": op, "xyz": base64.b64encode(flat.tobytes()).decode("ascii"), "rgb": [int(v) for v in rgb],
+            "size_px": float(size_px)}
+
+
 class Viewport(JSComponent):
     """The park in 3D: one vtk.js actor per render batch; Python sends only small messages.
 
@@ -180,3 +189,11 @@ class Viewport(JSComponent):
     def caption(self, text: str) -> None:
         """A caption over the view ('' hides it)."""
         self.send({"op": "caption", "text": text})
+
+    def points(self, xyz_m: np.ndarray, rgb: Sequence[int], size_px: float = 5.0) -> None:
+        """One cloud of points (``(n, 3)`` park frame), replacing the last; none: it goes."""
+        self.send(float_message("points", xyz_m, rgb, size_px))
+
+    def paths(self, segments_m: np.ndarray, rgb: Sequence[int], width_px: float = 2.0) -> None:
+        """One set of line segments (``(n, 2, 3)`` ends, park frame), replacing the last; none: it goes."""
+        self.send(float_message("paths", segments_m, rgb, width_px))

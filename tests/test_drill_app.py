@@ -1,0 +1,122 @@
+"""The commander's fire drill in the served twin: a room picked on the 3rd floor, the drill run in the
+worker process, its result listed, its playback drawn (rooms by smoke, people as points, routes).
+
+Screenshots are kept in ``tests/artifacts/drill_start.png`` and ``drill_playing.png`` (look at them).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import needs_chromium
+from test_live_app import ARTIFACTS, DEMO, READY, wait_for
+from test_web import pixels
+from twin.cache import compile_scene
+from twin.evacuation import EvacuationResult
+from twin.evacuation.worker import DrillSpec, executor, submit
+from twin.web.access import audit_path
+from twin.web.drill_panel import PEOPLE_RGB, DrillPanel, park_graph
+from twin.web.server import BackgroundServer
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return compile_scene(DEMO)
+
+
+@pytest.fixture(scope="module")
+def third_floor_office(demo) -> str:
+    """An open office on the 3rd floor (3F) of building 1."""
+    return next(n.id for n in demo.of_kind("space") if demo.ancestor(n.id, "storey").name == "3F"
+                and demo.ancestor(n.id, "building").name == "1号研发楼" and "Open office" in (n.long_name or ""))
+
+
+@pytest.fixture(scope="module")
+def server(demo, twin_home):
+    with BackgroundServer(demo) as running:
+        yield running
+
+
+def test_a_drill_runs_in_the_worker_process(demo, third_floor_office):
+    assert executor().submit(os.getpid).result(timeout=60) != os.getpid(), "drills run in another process"
+    result = submit(park_graph(demo), DrillSpec(origin=third_floor_office, total_occupants=200)).result(timeout=120)
+    assert isinstance(result, EvacuationResult) and result.occupants == 200 == result.evacuated
+    assert result.hazard.origin == third_floor_office and result.hazard.aset_s(third_floor_office) is not None
+
+
+def test_the_panel_offers_runs_plays_and_clears_a_drill(demo, third_floor_office, twin_home):
+    from twin.web.deltas import node_index
+    from twin.web.navigator import Navigator
+    from twin.web.viewport import Viewport, manifest
+
+    viewport = Viewport(node_index(demo), batches=manifest(demo.batches))
+    sent: list[dict] = []
+    viewport.send = sent.append
+    panel = DrillPanel(demo, viewport, Navigator(demo, viewport, "en"), "en")
+    assert not panel.offer("gis:pipes:WS-P0001") and panel.go.disabled, "outdoors: no fire offered"
+    detector = next(n.id for n in demo.descendants(third_floor_office) if n.id.startswith("dev:SD-"))
+    assert panel.offer(detector) and "Fire here" in panel.where.object and not panel.go.disabled
+    panel.run(panel.spec()).result(timeout=120)
+    panel.tick()
+    assert "演练 DRILL" in panel.card.title and "twin-drill-result" in panel.result_pane.object
+    assert sent[-1]["op"] == "caption" and "演练 DRILL" in sent[-1]["text"]
+    assert "drill/fire/" in audit_path().read_text(encoding="utf-8")
+    before = len(sent)
+    panel.seek(panel.time.end / 2)
+    drawn = {m["op"] for m in sent[before:]}
+    assert {"points", "caption"} <= drawn and any(s == "untenable" for s in panel.shown.values())
+    again = len(sent)
+    panel.seek(panel.time.end / 2)
+    assert not any(m["op"] == "style" for m in sent[again:]), "a step sends only the rooms whose state changed"
+    panel.clear()
+    assert panel.shown == {} and panel.playback is None and panel.card.title == "Evacuation drill"
+    assert {m["op"] for m in sent[-5:]} >= {"points", "paths", "caption", "pin"}
+
+
+def people_pixels(png: bytes) -> int:
+    """How many pixels show the people's colour."""
+    image = pixels(png).astype(int)
+    return int((np.abs(image[..., :3] - PEOPLE_RGB).sum(axis=-1) < 90).sum())
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, third_floor_office):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server.url}/?lang=en")
+    page.wait_for_selector(READY, state="attached", timeout=180_000)
+    # a pick, as the viewport sends one: the picked node id on the component's model
+    page.evaluate("""(id) => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+                               if (m.data && m.data.picked !== undefined) m.data.picked = id; }""", third_floor_office)
+    page.locator(".twin-drill-where h4", has_text="Fire here").wait_for(timeout=15_000)
+    page.get_by_role("button", name="Run drill").click()
+    page.locator(".twin-drill-result").wait_for(timeout=120_000)
+    exits = page.locator(".twin-drill-table").first.locator("tr")
+    counts = [int(exits.nth(i).locator("td").nth(1).inner_text()) for i in range(1, exits.count())]
+    assert counts and max(counts) > 0
+    assert page.get_by_text("演练 DRILL · Evacuation drill", exact=True).is_visible(), "the card marked as a drill"
+    viewport = page.locator("[data-twin-viewport]")
+    wait_for(lambda: int(viewport.get_attribute("data-points") or 0) > 0, what="people drawn as points")
+    assert int(viewport.get_attribute("data-paths") or 0) > 0, "the routes drawn"
+    assert "演练 DRILL" in page.locator("[data-twin-caption]").inner_text()
+    page.wait_for_function("el => el.dataset.flying !== '1'", arg=viewport.element_handle(), timeout=20_000)
+    page.wait_for_timeout(1000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert people_pixels(page.screenshot(path=str(ARTIFACTS / "drill_start.png"))) > 50, "people show in 3D"
+
+    card = page.locator(".twin-drill-card")
+    card.get_by_role("button", name="30×").click()
+    card.get_by_role("button", name="Play").click()
+    caption = page.locator("[data-twin-caption]")
+    wait_for(lambda: float(caption.inner_text().rsplit("=", 1)[1].split()[0]) >= 180, timeout_s=30,
+             what="the timeline played on to 180 s")
+    card.get_by_role("button", name="Pause").click()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "drill_playing.png"))
+
+    page.get_by_role("button", name="End drill").click()
+    wait_for(lambda: viewport.get_attribute("data-points") == "0", what="the people taken away")
+    assert not caption.is_visible()
+    page.close()

@@ -1,0 +1,345 @@
+"""The commander's evacuation drill (疏散演练) in the app: pick a room, start a fire there, play it back.
+
+The drill runs in the worker process (:mod:`twin.evacuation.worker`), so the session never waits on
+it; its result lists the exits, stairs, the first spaces to become untenable and congestion, and a
+timeline plays it on the viewport: rooms coloured by smoke and crowding (only the changes travel),
+everyone as a point, the routes taken as lines. "演练 DRILL" marks the card and the view throughout.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from html import escape
+
+import numpy as np
+import panel as pn
+import shapely
+
+from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
+from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
+from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2
+from twin.evacuation.result import CONGESTED_PPM2
+from twin.evacuation.worker import DrillSpec, submit
+from twin.park import Park
+from twin.web.access import guarded
+from twin.web.messages import t
+from twin.web.navigator import LOOK_DOWN, Navigator, label_point
+from twin.web.viewport import Viewport
+
+TICK_MS = 200  #: how often a running drill is checked and a playing one steps on
+SPEEDS = (1, 5, 10, 30)
+CROWDED_PPM2 = 2.0
+SMOKE_SHOWN_M = 0.1  #: a smoke layer this far below a room's ceiling colours it
+FIRST_UNTENABLE = 8  #: rows of the first spaces to become untenable
+PERSON_LIFT_M = 1.0  #: people are drawn at chest height, clear of the floor slab
+ROUTE_LIFT_M = 0.3
+PEOPLE_RGB = (255, 64, 255)
+ROUTE_RGB = (0, 200, 83)  # exit-sign green
+DRILL_HEADER_RGB = "#b71c1c"
+#: A room's state → (rgb, opacity), most telling first: a room shows the first state it is in.
+STATES: dict[str, tuple[tuple[int, int, int], float]] = {
+    "untenable": ((25, 25, 25), 0.9),
+    "jammed": ((230, 30, 30), 0.6),
+    "crowded": ((255, 140, 0), 0.55),
+    "smoke": ((150, 150, 150), 0.5),
+}
+
+_graphs: weakref.WeakKeyDictionary[Park, EvacuationGraph] = weakref.WeakKeyDictionary()
+
+
+def park_graph(park: Park) -> EvacuationGraph:
+    """The park's evacuation graph, built on first use and shared by every session."""
+    if park not in _graphs:
+        _graphs[park] = build_graph(park)
+    return _graphs[park]
+
+
+def space_of(park: Park, graph: EvacuationGraph, node_id: str) -> int | None:
+    """The graph's space a node is or lies in: itself, the space above it in the tree, else the
+    space whose outline holds its centre on its floor; None for anything outdoors."""
+    if node_id not in park:
+        return None
+    parent = park.ancestor(node_id, "space")
+    for candidate in (node_id, parent.id if parent else None):
+        if candidate in graph.place_index and graph.places[graph.place_index[candidate]].kind == "space":
+            return graph.place_index[candidate]
+    centre = park.get(node_id).centre_m
+    if centre is None:
+        return None
+    point = shapely.Point(centre[:2])
+    return next((i for i in graph.spaces() if graph.places[i].floor_m - 0.3 <= centre[2]
+                 <= graph.places[i].floor_m + graph.places[i].height_m and graph.places[i].footprint.contains(point)),
+                None)
+
+
+class Playback:
+    """A drill's state at any time: each room's state, everyone's position, the routes taken."""
+
+    def __init__(self, graph: EvacuationGraph, result: EvacuationResult):
+        self.result = result
+        spaces = {i: graph.places[i] for i in graph.spaces()}
+        self.area_m2 = {i: p.area_m2 for i, p in spaces.items()}
+        self.ids = {i: p.id for i, p in spaces.items()}
+        fire = result.hazard
+        self.times_s, self.untenable_s = fire.times_s, fire.untenable_s
+        self.layer_m = {p.id: fire.layer_m[p.id] for p in spaces.values() if p.id in fire.layer_m}
+        self.smoke_below_m = {p.id: p.height_m - SMOKE_SHOWN_M for p in spaces.values()}
+
+    def occupancy_at(self, t_s: float) -> dict[int, float]:
+        """Persons per place index at a time (the last change logged by then)."""
+        rows = self.result.counts[self.result.counts[:, 0] <= t_s][::-1]
+        places, first = np.unique(rows[:, 1].astype(int), return_index=True)
+        return dict(zip(places.tolist(), rows[first, 2].tolist()))
+
+    def states_at(self, t_s: float) -> dict[str, str]:
+        """Each room not in its ordinary state → its state (see :data:`STATES`)."""
+        sample = max(0, int(np.searchsorted(self.times_s, t_s, side="right")) - 1)
+        out = {}
+        for place, persons in self.occupancy_at(t_s).items():
+            if place in self.area_m2 and persons / self.area_m2[place] > CROWDED_PPM2:
+                out[self.ids[place]] = "jammed" if persons / self.area_m2[place] > CONGESTED_PPM2 else "crowded"
+        for space_id, layer in self.layer_m.items():
+            if space_id not in out and layer[sample] < self.smoke_below_m[space_id]:
+                out[space_id] = "smoke"
+        out.update({space_id: "untenable" for space_id, aset in self.untenable_s.items()
+                    if aset <= t_s and space_id in self.smoke_below_m})
+        return out
+
+    def people_at(self, t_s: float) -> np.ndarray:
+        """Everyone still inside or on the way, ``(n, 3)`` at chest height."""
+        xyz = self.result.positions_at(t_s)
+        return xyz[np.isfinite(xyz).all(axis=1)] + (0.0, 0.0, PERSON_LIFT_M)
+
+    def routes(self) -> np.ndarray:
+        """The distinct legs walked from the first door on, ``(n, 2, 3)`` just above the floor."""
+        legs = set()
+        for track in self.result.tracks:
+            points = np.round(track[1:, 1:], 1)
+            for a, b in zip(points[:-1], points[1:]):
+                if (a != b).any():
+                    legs.add((tuple(a), tuple(b)))
+        return np.array(sorted(legs), float).reshape(-1, 2, 3) + (0.0, 0.0, ROUTE_LIFT_M)
+
+
+def seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def section_html(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]], none: str) -> str:
+    """A titled table of the rows, or ``none`` when there are none."""
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return (f"<p><b>{escape(title)}</b></p>"
+            + (f"<table class='twin-drill-table'><tr>{head}</tr>{body}</table>" if body else f"<p>{escape(none)}</p>"))
+
+
+class DrillPanel:
+    """One session's fire drill: the offer on pick, the run in the worker, the result and its playback."""
+
+    def __init__(self, park: Park, viewport: Viewport, navigator: Navigator, lang: str = "zh"):
+        self.park, self.viewport, self.navigator, self.lang = park, viewport, navigator, lang
+        self.origin: int | None = None  # the offered space's index in the graph
+        self.future: Future[EvacuationResult] | None = None
+        self.playback: Playback | None = None
+        self.shown: dict[str, str] = {}  # room id → state drawn
+        self.t_s = 0.0  # the time drawn
+        self.modes_before: list[str] = []
+        self.where = pn.pane.HTML(f"<p>{escape(t('drill.hint', lang))}</p>", sizing_mode="stretch_width",
+                                  css_classes=["twin-drill-where"])
+        self.growth = pn.widgets.Select(label=t("drill.growth", lang), value="medium", sizing_mode="stretch_width",
+                                        options={t(f"drill.growth.{g}", lang): g for g in GROWTH_ALPHA_KW_S2})
+        self.density = pn.widgets.FloatInput(label=t("drill.density", lang), value=DEFAULT_DENSITY_PPM2, step=0.05,
+                                             start=0.01, end=5.0, sizing_mode="stretch_width")
+        self.go = pn.widgets.Button(label=t("drill.run", lang), color="danger", disabled=True)
+        self.reset = pn.widgets.Button(label=t("drill.clear", lang))
+        self.spinner = pn.Row(pn.indicators.LoadingSpinner(value=True, size=20),
+                              pn.pane.HTML(escape(t("drill.computing", lang))), visible=False,
+                              css_classes=["twin-drill-computing"])
+        self.playing = pn.widgets.Toggle(label=t("tour.play", lang), color="primary", width=80, disabled=True)
+        self.speed = pn.widgets.RadioButtonGroup(options={f"{s}×": s for s in SPEEDS}, value=SPEEDS[1])
+        self.time = pn.widgets.FloatSlider(label=t("drill.time", lang), start=0.0, end=1.0, step=1.0, value=0.0,
+                                           disabled=True, sizing_mode="stretch_width")
+        self.result_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-drill"])
+        self.card = pn.Card(self.where, self.growth, self.density, pn.Row(self.go, self.reset), self.spinner,
+                            pn.Row(self.playing, self.speed), self.time, self.result_pane,
+                            title=t("drill.title", lang), sizing_mode="stretch_width", collapsed=True,
+                            css_classes=["twin-drill-card"])
+        self._timer = pn.state.add_periodic_callback(self.tick, period=TICK_MS, start=False)
+        self.go.on_click(lambda _event: self.run(self.spec()))
+        self.reset.on_click(lambda _event: self.clear())
+        self.playing.param.watch(lambda e: self.play(e.new), "value")
+        self.time.param.watch(lambda e: e.new != self.t_s and self.seek(e.new), "value")
+
+    def panel(self) -> pn.viewable.Viewable:
+        """A card, folded until a room is offered."""
+        return self.card
+
+    @property
+    def graph(self) -> EvacuationGraph:
+        return park_graph(self.park)
+
+    # --- choosing where -------------------------------------------------------------------------
+    def offer(self, node_id: str) -> bool:
+        """A picked room, or anything in one, becomes where the fire starts (not yet run)."""
+        found = space_of(self.park, self.graph, node_id)
+        if found is None:
+            return False
+        self.origin = found
+        self.where.object = (f"<h4>{escape(t('drill.fire_here', self.lang).format(space=self.graph.places[found].name))}"
+                             "</h4>")
+        self.go.disabled = self.future is not None
+        self.card.collapsed = False
+        return True
+
+    def spec(self) -> DrillSpec:
+        return DrillSpec(origin=self.graph.places[self.origin].id, growth=self.growth.value,
+                         density_ppm2=float(self.density.value))
+
+    # --- running --------------------------------------------------------------------------------
+    @guarded("drill.run", lambda self, spec: f"drill/{spec.incident}/{spec.origin}?growth={spec.growth}")
+    def run(self, spec: DrillSpec) -> Future[EvacuationResult]:
+        """Start the drill in the worker; the result shows when it arrives (see :meth:`tick`)."""
+        self.future = submit(self.graph, spec)
+        self.go.disabled, self.spinner.visible = True, True
+        self._timer.start()
+        return self.future
+
+    def tick(self) -> None:
+        """The periodic callback: pick up an arrived result, step a playing drill on; idle: stop."""
+        if self.future is not None and self.future.done():
+            self._arrived(self.future)
+        if self.playing.value and self.playback is not None:
+            self._step(self.t_s + self.speed.value * TICK_MS / 1000)
+        if self.future is None and not self.playing.value:
+            self._timer.stop()
+
+    def _arrived(self, future: Future[EvacuationResult]) -> None:
+        self.future = None
+        self.go.disabled, self.spinner.visible = self.origin is None, False
+        try:
+            result = future.result()
+        except Exception as exc:  # whatever stopped the drill in the worker, the commander reads it
+            self.result_pane.object = f"<p class='twin-error'>{escape(t('drill.error', self.lang).format(error=exc))}</p>"
+            return
+        self.show(result)
+
+    # --- the result -----------------------------------------------------------------------------
+    def show(self, result: EvacuationResult) -> None:
+        """List the result, mark the card and view as a drill, draw it at its start."""
+        self.clear_view()
+        self.playback = Playback(self.graph, result)
+        origin = self.graph.places[self.graph.place(result.hazard.origin)]
+        self.result_pane.object = self._summary_html(result, origin.name)
+        self.modes_before = list(self.navigator.modes.value)
+        with pn.io.hold():
+            self.card.title = f"{t('drill.badge', self.lang)} · {t('drill.title', self.lang)}"
+            self.card.header_background = DRILL_HEADER_RGB
+            self.time.end, self.time.disabled, self.playing.disabled = max(result.total_time_s, 1.0), False, False
+            self.navigator.modes.value = [*self.modes_before, *(["xray"] if "xray" not in self.modes_before else [])]
+            self.navigator.enter(origin.building)  # every storey: people and routes are drawn on all
+        self.viewport.highlight([])  # the picked room shows its smoke, not the selection
+        self.navigator.frame(origin.storey or origin.id, LOOK_DOWN)
+        self.viewport.paths(self.playback.routes(), ROUTE_RGB)
+        self.viewport.pin(t("drill.origin", self.lang).format(space=origin.name), label_point(self.park.get(origin.id)))
+        self._step(0.0)
+
+    @guarded("drill.play", lambda self, on: f"drill/{'play' if on else 'pause'}")
+    def play(self, on: bool) -> None:
+        """Play the timeline on from where it is (from the start once at its end), or pause it."""
+        self.playing.label = t("tour.pause" if on else "tour.play", self.lang)
+        if on and self.playback is not None:
+            if self.t_s >= self.time.end:
+                self._step(0.0)
+            self._timer.start()
+
+    @guarded("drill.play", lambda self, t_s: f"drill/seek?t={t_s:g}")
+    def seek(self, t_s: float) -> None:
+        self._step(t_s)
+
+    def _step(self, t_s: float) -> None:
+        """Draw the drill at a time: rooms whose state changed, everyone, the caption."""
+        if self.playback is None:
+            return
+        self.t_s = min(t_s, self.time.end)
+        states = self.playback.states_at(self.t_s)
+        changed: dict[str | None, list[str]] = defaultdict(list)
+        for space_id in self.shown.keys() | states.keys():
+            if self.shown.get(space_id) != states.get(space_id):
+                changed[states.get(space_id)].append(space_id)
+        for state, ids in changed.items():
+            if state is None:
+                self.viewport.reset_style(ids)
+            else:
+                rgb, opacity = STATES[state]
+                self.viewport.style(ids, rgb=rgb, opacity=opacity)
+        self.shown = states
+        self.viewport.points(self.playback.people_at(self.t_s), PEOPLE_RGB)
+        origin = self.graph.places[self.graph.place(self.playback.result.hazard.origin)]
+        self.viewport.caption(t("drill.caption", self.lang).format(space=origin.name, s=seconds(self.t_s)))
+        self.time.value = self.t_s
+        if self.t_s >= self.time.end and self.playing.value:
+            self.playing.value = False
+
+    @guarded("drill.clear", lambda self: "drill/clear")
+    def clear(self) -> None:
+        """End the drill: the scene back as it was, the card back to its offer."""
+        if self.future is not None:
+            self.future.cancel()
+            self.future = None
+        self.clear_view()
+        self.result_pane.object = ""
+        self.go.disabled, self.spinner.visible = self.origin is None, False
+
+    def clear_view(self) -> None:
+        """Take the drill off the view and the card's marking away."""
+        self._timer.stop()
+        if self.playback is not None:
+            with pn.io.hold():
+                self.playing.value = False
+                self.navigator.modes.value = self.modes_before
+                self.card.title, self.card.header_background = t("drill.title", self.lang), ""
+                self.time.disabled, self.playing.disabled = True, True
+        if self.shown:
+            self.viewport.reset_style(list(self.shown))
+        self.playback, self.shown, self.t_s = None, {}, 0.0
+        empty = np.zeros((0, 3))
+        self.viewport.points(empty, PEOPLE_RGB)
+        self.viewport.paths(empty, ROUTE_RGB)
+        self.viewport.caption("")
+        self.viewport.pin("", None)
+
+    # --- the summary ----------------------------------------------------------------------------
+    def _summary_html(self, result: EvacuationResult, origin: str) -> str:
+        lang = self.lang
+        failed = len(result.stranded) + sum(not s.passed for s in result.spaces)
+        verdict = (f"<p class='twin-drill-pass' style='color:#66bb6a'>{escape(t('drill.pass', lang))}</p>"
+                   if result.passed else
+                   f"<p class='twin-drill-fail' style='color:#ef5350'>{escape(t('drill.fail', lang).format(n=failed))}</p>")
+        first = sorted((s for s in result.spaces if s.aset_s is not None), key=lambda s: s.aset_s)[:FIRST_UNTENABLE]
+        none = t("drill.none", lang)
+        return (f"<div class='twin-drill-result'><h4>{escape(t('drill.fire_in', lang).format(space=origin))}</h4>"
+                f"<p class='twin-drill-total'>{escape(t('drill.total', lang).format(s=seconds(result.total_time_s)))}; "
+                f"{escape(t('drill.evacuated', lang).format(out=result.evacuated, n=result.occupants))}</p>{verdict}"
+                + section_html(t("drill.exits", lang), [t("drill.exit", lang), t("drill.count", lang),
+                                                         t("drill.last_out", lang)],
+                               [(e.name, e.count, seconds(e.last_out_s)) for e in result.exits], none)
+                + section_html(t("drill.stairs", lang), [t("drill.stair", lang), t("drill.count", lang)],
+                               [(s.name, s.count) for s in result.stairs if s.count], none)
+                + section_html(t("drill.untenable", lang), [t("drill.space", lang), t("drill.aset", lang),
+                                                             t("drill.rset", lang)],
+                               [(s.name, seconds(s.aset_s), seconds(s.rset_s)) for s in first], none)
+                + section_html(t("drill.congestion", lang), [t("drill.space", lang), t("drill.duration", lang),
+                                                              t("drill.max_density", lang)],
+                               [(c.name, seconds(c.duration_s), f"{c.max_density_ppm2:.1f}") for c in result.congestion],
+                               none)
+                + self._legend_html() + "</div>")
+
+    def _legend_html(self) -> str:
+        swatches = [(rgb, f"drill.state.{state}") for state, (rgb, _) in STATES.items()]
+        swatches += [(PEOPLE_RGB, "drill.people"), (ROUTE_RGB, "drill.routes")]
+        return "<p class='twin-drill-legend'>" + " ".join(
+            f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;height:10px;"
+            f"background:rgb{rgb};border:1px solid #9aa0a6'></span> {escape(t(key, self.lang))}</span>"
+            for rgb, key in swatches) + "</p>"
