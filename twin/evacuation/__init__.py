@@ -10,6 +10,7 @@ from typing import Any
 from twin.evacuation.flow import ExitPlan, run_flow
 from twin.evacuation.graph import EvacuationGraph, build_graph
 from twin.evacuation.occupants import Occupants, place_occupants
+from twin.evacuation.outdoor import Outdoors, walk_to_assembly
 from twin.evacuation.result import EvacuationResult, summarise
 
 AVOID_LEAD_S = 60.0  #: routes avoid a place from this long before it becomes untenable
@@ -20,8 +21,10 @@ __all__ = ["EvacuationGraph", "EvacuationResult", "ExitPlan", "Occupants", "buil
 
 
 def evacuate(graph: EvacuationGraph, occupants: Occupants, model: str = "flow", plan: ExitPlan | None = None,
-             hazard: Any = None, progress: Callable[[float], None] | None = None) -> EvacuationResult:
-    """Everyone's way out with one of :data:`MODELS`; routes avoid what ``hazard`` makes untenable."""
+             hazard: Any = None, progress: Callable[[float], None] | None = None,
+             outdoors: Outdoors | None = None) -> EvacuationResult:
+    """Everyone's way out with one of :data:`MODELS`; routes avoid what ``hazard`` makes untenable;
+    with ``outdoors``, everyone out walks on to their exit's assembly point."""
     plan = plan or ExitPlan()
     if hazard is not None:
         plan.avoid = {graph.place_index[pid]: max(0.0, t - AVOID_LEAD_S)
@@ -33,4 +36,8 @@ def evacuate(graph: EvacuationGraph, occupants: Occupants, model: str = "flow", 
         log = run_agents(graph, occupants, plan, progress)
     else:
         raise ValueError(f"model {model!r}: not one of {', '.join(MODELS)}")
-    return summarise(graph, occupants, log, model, hazard)
+    result = summarise(graph, occupants, log, model, hazard)
+    if outdoors is not None:
+        result.assembled_s, result.assembly = walk_to_assembly(graph, log.passes, occupants.speed_m_s,
+                                                               result.track_log, outdoors)
+    return result

@@ -14,6 +14,8 @@ from twin.evacuation import hazard as hazards
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.flow import premovement_range
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total
+from twin.evacuation.outdoor import Outdoors, assembly_points, outdoors, scene_walkways
+from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
 from twin.plans import Checklist, checklist, plan_for
@@ -71,9 +73,11 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     occupants = place_occupants(graph, _counts(graph, args), args.population, args.speed,
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
+    ways = _outdoors(park, graph, args.source)
     with progress_bar(f"evacuating ({args.model})") as progress:
         result = evacuate(graph, occupants, args.model, _plan(graph, args), hazard,
-                          lambda share: progress(100 * share))
+                          lambda share: progress(100 * share), ways)
+    near = resources(park, graph, _origin(park, graph, args), ways) if args.incident else []
     drill = _drill(park, graph, args, hazard)
     if args.report is not None:
         from twin.evacuation.report import write_report
@@ -87,9 +91,11 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
             answer["plan"] = {"key": drill.plan.key, "principal": drill.plan.principal, "steps": [
                 {"at_s": i.at_s, "action": i.action, "text": i.text, "command": i.command, "targets": list(i.targets),
                  "state": i.state} for i in drill.items]}
+        answer["resources"] = [{"kind": r.kind, "id": r.id, "name": r.name, "distance_m": round(r.distance_m, 1)}
+                               for r in near]
         print(json.dumps(answer, ensure_ascii=False, indent=1))
     else:
-        _print(result, drill)
+        _print(result, drill, near)
 
 
 def _index(what: str, find, key: str) -> int:
@@ -153,6 +159,10 @@ def _incident(park: Park, graph: EvacuationGraph, args: argparse.Namespace):
     return hazards.placed(graph, kind, origin)
 
 
+def _origin(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> int:
+    return incident_place(park, graph, args.incident.partition("@")[2])
+
+
 def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
     """The place of an incident: the space a node (a device by code too) lies in, else a space by id,
     GlobalId or name."""
@@ -163,6 +173,16 @@ def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
     if node is not None:
         return graph.place_index[node.id]
     return _index("--incident", graph.place, key)
+
+
+def _outdoors(park: Park, graph: EvacuationGraph, source: Path) -> Outdoors | None:
+    """The ways from the exits to a scene's assembly points (None for a bare IFC file or a park without any)."""
+    from twin.scene import read_scene, scene_file
+
+    points = assembly_points(park)
+    if scene_file(source).suffix.lower() != ".toml" or not points:
+        return None
+    return outdoors(graph, points, scene_walkways(read_scene(source), park))
 
 
 def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, hazard) -> Checklist | None:
@@ -183,13 +203,13 @@ def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, hazard)
         plan = plan_for(plans, incident=hazard.kind) if hazard is not None else None
     if plan is None:
         return None
-    origin = graph.places[incident_place(park, graph, args.incident.partition("@")[2])].id if args.incident else "park"
+    origin = graph.places[_origin(park, graph, args)].id if args.incident else "park"
     drill = checklist(plan, park, origin)
     drill.run_drill()
     return drill
 
 
-def _print(result: EvacuationResult, drill: Checklist | None) -> None:
+def _print(result: EvacuationResult, drill: Checklist | None, near: list[Resource]) -> None:
     verdict = "[green]passed[/]" if result.passed else "[red]failed[/]"
     out.print("[black on yellow] 演练 DRILL [/] nothing is sent to a device")
     out.print(f"{result.model} model: {result.evacuated} of {result.occupants} out in "
@@ -208,6 +228,17 @@ def _print(result: EvacuationResult, drill: Checklist | None) -> None:
     for s in spaces:
         table.add_row(s.name, str(s.occupants), _s(s.rset_s), _s(s.aset_s), "" if s.passed else "[red]✗[/]")
     out.print(table)
+    if result.assembly:
+        table = Table("assembly point", "persons", "capacity", "last in s", title="assembly points")
+        for a in result.assembly:
+            table.add_row(a.name, str(a.count) + (" [red]over capacity[/]" if a.over_capacity else ""),
+                          str(a.capacity or "—"), _s(a.last_in_s))
+        out.print(table)
+    if near:
+        table = Table("kind", "name", "m", title="near the incident")
+        for r in near:
+            table.add_row(r.kind, r.name, f"{r.distance_m:.0f}")
+        out.print(table)
     if drill is not None:
         table = Table("at s", "step", "acts on", "state", title=f"plan {drill.plan.key}: {drill.plan.title}")
         for item in drill.items:

@@ -86,6 +86,8 @@ class EvacuationResult:
     passes: np.ndarray  # (k, 4): t, opening index, person, place left — every pass through an opening
     problems: list[str] = field(default_factory=list)
     hazard: Any = None
+    assembled_s: np.ndarray | None = None  # per person: at the assembly point (with outdoors)
+    assembly: list[Any] = field(default_factory=list)  # twin.evacuation.outdoor.AssemblyUse
 
     @cached_property
     def tracks(self) -> list[np.ndarray]:
@@ -104,10 +106,13 @@ class EvacuationResult:
         return t, np.arange(1, len(t) + 1)
 
     def positions_at(self, t_s: float) -> np.ndarray:
-        """Everyone's ``(x, y, z)`` at a time (NaN once out), interpolated along their tracks."""
+        """Everyone's ``(x, y, z)`` at a time (NaN once out, or once assembled when they walk on),
+        interpolated along their tracks."""
+        gone = self.out_s if self.assembled_s is None else np.where(np.isfinite(self.assembled_s),
+                                                                     self.assembled_s, self.out_s)
         out = np.full((len(self.tracks), 3), np.nan)
         for i, track in enumerate(self.tracks):
-            if len(track) and not (np.isfinite(self.out_s[i]) and t_s >= self.out_s[i]):
+            if len(track) and not (np.isfinite(gone[i]) and t_s >= gone[i]):
                 out[i] = [np.interp(t_s, track[:, 0], track[:, k]) for k in (1, 2, 3)]
         return out
 
@@ -127,6 +132,8 @@ class EvacuationResult:
             "congestion": [{"space_id": c.space_id, "name": c.name, "duration_s": _round(c.duration_s),
                             "max_density_ppm2": _round(c.max_density_ppm2)} for c in self.congestion],
             "stairs": [{"id": s.id, "name": s.name, "count": s.count} for s in self.stairs],
+            "assembly": [{"id": a.id, "name": a.name, "count": a.count, "last_in_s": _round(a.last_in_s),
+                          "capacity": a.capacity} for a in self.assembly],
             "stranded_spaces": self.stranded,
             "problems": self.problems,
         }

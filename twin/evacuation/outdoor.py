@@ -1,0 +1,161 @@
+"""From the exits to the assembly points: the shortest walk along the park's roads and paths.
+
+The walkways are the scene's ``roads`` and ``paths`` layers (lines; polygons by their outline),
+noded where they cross; an exit and an assembly point join the nearest walkway straight across.
+Without walkways, people walk straight to the nearest assembly point.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from twin.evacuation.graph import EvacuationGraph
+from twin.park import Park
+
+STEP_M = 5.0  #: walkways are walked in steps of at most this
+
+
+@dataclass(frozen=True)
+class AssemblyPoint:
+    id: str
+    name: str
+    xy_m: tuple[float, float]
+    capacity: int | None  # persons, when the scene says
+
+
+@dataclass
+class Outdoors:
+    """Per exit (opening index): the assembly point it leads to, the walk, and the way as a polyline."""
+
+    points: list[AssemblyPoint]
+    way: dict[int, tuple[int, float, np.ndarray]]  # exit → (point index, walk_m, (k, 2) polyline)
+
+
+def assembly_points(park: Park) -> list[AssemblyPoint]:
+    """The park's assembly points (``assembly_points`` layer), with their capacity where given."""
+    out = []
+    for node in park.of_kind("assembly_point"):
+        if node.centre_m is None:
+            continue
+        capacity = next((v.get("capacity") for v in node.properties.values() if "capacity" in v), None)
+        out.append(AssemblyPoint(node.id, node.name, tuple(node.centre_m[:2]),
+                                 int(capacity) if isinstance(capacity, (int, float)) else None))
+    return out
+
+
+def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint],
+             walkways: list[shapely.Geometry] = ()) -> Outdoors:
+    """The way from every exit to its nearest assembly point (by walking distance)."""
+    if not points:
+        return Outdoors([], {})
+    exits = {o: np.asarray(graph.openings[o].point_m[:2], float) for o in graph.exits}
+    lines = _lines(walkways)
+    if lines.is_empty:
+        return Outdoors(points, {o: _straight(xy, points) for o, xy in exits.items()})
+    network, vertices = _network(lines)
+    tree = cKDTree(vertices)
+    sources = {int(tree.query(p.xy_m)[1]): k for k, p in enumerate(points)}
+    for vertex, k in sources.items():  # the last leg, off the walkway
+        network.add_edge(("point", k), vertex, length=float(np.hypot(*(vertices[vertex] - points[k].xy_m))))
+    distance, path = nx.multi_source_dijkstra(network, [("point", k) for k in range(len(points))], weight="length")
+    way = {}
+    for o, xy in exits.items():
+        start_m, vertex = tree.query(xy)
+        if vertex not in distance:  # a walkway piece that reaches no assembly point
+            way[o] = _straight(xy, points)
+            continue
+        steps = [v for v in reversed(path[vertex]) if not isinstance(v, tuple)]
+        k = path[vertex][0][1]
+        polyline = np.vstack([xy, vertices[steps], points[k].xy_m])
+        way[o] = (k, float(start_m + distance[vertex]), polyline)
+    return Outdoors(points, way)
+
+
+def _straight(xy: np.ndarray, points: list[AssemblyPoint]) -> tuple[int, float, np.ndarray]:
+    distances = [float(np.hypot(*(np.asarray(p.xy_m) - xy))) for p in points]
+    k = int(np.argmin(distances))
+    return k, distances[k], np.vstack([xy, points[k].xy_m])
+
+
+def _lines(walkways) -> shapely.Geometry:
+    """All walkways as lines, noded where they cross."""
+    parts = []
+    for geometry in walkways:
+        for part in shapely.get_parts(geometry):
+            parts.append(part.exterior if part.geom_type == "Polygon" else part)
+    return shapely.node(shapely.MultiLineString([p for p in parts if p.geom_type in ("LineString", "LinearRing")])) \
+        if parts else shapely.MultiLineString()
+
+
+def _network(lines: shapely.Geometry) -> tuple[nx.Graph, np.ndarray]:
+    """A graph of the walkways' vertices (every ``STEP_M`` at most), joined where they coincide."""
+    segmented = shapely.segmentize(lines, STEP_M)
+    coords = [np.asarray(part.coords)[:, :2] for part in shapely.get_parts(segmented)]
+    keys: dict[tuple[int, int], int] = {}
+    vertices: list[np.ndarray] = []
+    network = nx.Graph()
+    for line in coords:
+        ids = []
+        for xy in line:
+            key = (int(round(xy[0] * 100)), int(round(xy[1] * 100)))  # to the centimetre
+            if key not in keys:
+                keys[key] = len(vertices)
+                vertices.append(xy)
+            ids.append(keys[key])
+        for a, b in zip(ids, ids[1:]):
+            if a != b:
+                network.add_edge(a, b, length=float(np.hypot(*(vertices[a] - vertices[b]))))
+    return network, np.array(vertices).reshape(-1, 2)
+
+
+def scene_walkways(scene, park: Park) -> list[shapely.Geometry]:
+    """The scene's roads and paths in the park frame."""
+    from gis.layers import read_layer, to_park
+
+    out = []
+    for spec in scene.layers:
+        if spec.role in ("roads", "paths"):
+            gdf, _ = read_layer(spec)
+            out += list(to_park(gdf, scene.crs, park.origin_m).geometry)
+    return out
+
+
+@dataclass
+class AssemblyUse:
+    id: str
+    name: str
+    count: int
+    last_in_s: float | None
+    capacity: int | None
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.capacity is not None and self.count > self.capacity
+
+
+def walk_to_assembly(graph: EvacuationGraph, passes: list[tuple[float, int, int, int]], speeds_m_s: np.ndarray,
+                     tracks: list[list[tuple[float, float, float, float]]],
+                     ways: Outdoors) -> tuple[np.ndarray, list[AssemblyUse]]:
+    """Everyone out walks on at their own pace to their exit's assembly point; their tracks get the way.
+
+    Returns when each person arrives (NaN: never out) and the use of each assembly point."""
+    arrived = np.full(len(tracks), np.nan)
+    counts, last = np.zeros(len(ways.points), int), np.full(len(ways.points), np.nan)
+    for t_s, opening, person, _ in passes:
+        if opening not in ways.way:
+            continue
+        k, _, polyline = ways.way[opening]
+        legs = np.r_[0.0, np.cumsum(np.hypot(*np.diff(polyline, axis=0).T))]
+        z = graph.openings[opening].point_m[2]
+        times = t_s + legs / max(float(speeds_m_s[person]), 0.1)
+        tracks[person].extend((float(t), float(x), float(y), float(z)) for t, (x, y) in zip(times[1:], polyline[1:]))
+        arrived[person] = times[-1]
+        counts[k] += 1
+        last[k] = np.fmax(last[k], times[-1])
+    uses = [AssemblyUse(p.id, p.name, int(c), None if np.isnan(t) else float(t), p.capacity)
+            for p, c, t in zip(ways.points, counts, last)]
+    return arrived, uses
