@@ -6,7 +6,7 @@ there), ``?lang=en`` switches the labels to English (Simplified Chinese is the d
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import urlencode
 
@@ -16,6 +16,7 @@ from live.alarms import Alarm
 from live.runtime import Live
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
+from twin.plans import PlanSpec
 from twin.web.access import guarded
 from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
@@ -28,6 +29,7 @@ from twin.web.live_view import PULL_PERIOD_MS, LiveView
 from twin.web.looks import look_metrics, scales
 from twin.web.messages import LANGUAGES, t
 from twin.web.navigator import Navigator
+from twin.web.plan_panel import PlanPanel
 from twin.web.tour_player import TourPlayer
 from twin.web.viewport import Viewport, browser_strings, manifest
 
@@ -47,12 +49,13 @@ def language(args: Mapping[str, str]) -> str:
     return args.get("lang") if args.get("lang") in LANGUAGES else LANGUAGES[0]
 
 
-@guarded("app.view", lambda park, args=None, live=None, networks=None: f"park/{park.name}")
+@guarded("app.view", lambda park, args=None, live=None, networks=None, plans=(): f"park/{park.name}")
 def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | None = None,
-               networks: SceneNetworks | None = None) -> pn.viewable.Viewable:
+               networks: SceneNetworks | None = None, plans: Sequence[PlanSpec] = ()) -> pn.viewable.Viewable:
     """One session's page (``args``: its URL arguments, read from the session when not given;
     ``live``: the park's live side — state, alarms, history, commands — when it has one;
-    ``networks``: its pipe networks, for burst isolation and traces)."""
+    ``networks``: its pipe networks, for burst isolation and traces; ``plans``: its emergency plans,
+    ticked off in drills and opened by real alarms)."""
     args = url_args() if args is None else args
     lang = language(args)
     pn.config.theme = "dark"
@@ -62,14 +65,22 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")
     live_card = LiveCard(live, lang) if live is not None else None
     analysis = NetworkPanel(park, networks, viewport, navigator, lang) if networks and networks.networks else None
-    drill = DrillPanel(park, viewport, navigator, lang) if park.of_kind("space") else None
-    offers = [panel for panel in (analysis, drill) if panel is not None]  # the right column's analysis cards
     linkage = {rule.key: rule.linkage for rule in live.spec.rules} if live is not None else {}
 
     def describe(node_id: str, cameras: bool = False) -> None:
         card.object = node_card(park, node_id, lang)
         if live_card is not None:
             live_card.show(node_id, cameras)
+
+    @guarded("node.read", lambda ids: ",".join(ids))
+    def show_cameras(ids: Sequence[str]) -> None:
+        """A plan's cameras lit in the view, the first one's card (and picture) shown."""
+        viewport.highlight(list(ids))
+        describe(ids[0])
+
+    drill = DrillPanel(park, viewport, navigator, lang, plans, show_cameras) if park.of_kind("space") else None
+    plan_card = PlanPanel(live, plans, show_cameras, lang) if live is not None and plans else None
+    offers = [panel for panel in (analysis, drill) if panel is not None]  # the right column's analysis cards
 
     @guarded("node.read", lambda node_id: node_id or "-")
     def show(node_id: str) -> None:
@@ -85,6 +96,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     def go_to_alarm(alarm: Alarm) -> None:
         if alarm.node not in park:
             return
+        if plan_card is not None:
+            plan_card.open(alarm)
         if linkage.get(alarm.rule) == "isolate" and analysis is not None and analysis.isolate_at(alarm.node):
             describe(alarm.node, cameras=True)  # the isolation frames the segment
         else:
@@ -115,7 +128,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     tours = TourPlayer(viewport, park.tours, lang, focus=navigator.isolate)
     side = pn.Column(finder.panel(), tours, navigator.panel(), width=320, scroll=True, css_classes=["twin-side"],
                      stylesheets=[LARGE_SCREEN_CSS])
-    details = [panel.panel() for panel in offers] + ([card] if live_card is None else [live_card.panel(), card])
+    details = ([plan_card.panel()] if plan_card is not None else []) + [panel.panel() for panel in offers] + (
+        [card] if live_card is None else [live_card.panel(), card])
     info = pn.Card(*details, title=t("info_title", lang), width=380, collapsible=False, scroll=True,
                    css_classes=["twin-side"], stylesheets=[LARGE_SCREEN_CSS])
     centre = [viewport]

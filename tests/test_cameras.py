@@ -129,8 +129,11 @@ def spot_ahead(pose: CameraPose, distance_m: float = 15.0) -> np.ndarray:
 def test_demo_cameras_see_the_open_spot_in_front_of_them(demo):
     poses = camera_poses(demo)
     assert len(poses) == sum(1 for n in demo.of_kind("device") if n.properties["device"]["type"] == "camera")
-    seeing_own = [cid for cid, pose in poses.items() if cid in seen_by(demo, spot_ahead(pose))]
-    assert len(seeing_own) >= len(poses) // 2, seeing_own
+    def ahead(cid: str) -> np.ndarray:  # indoors the room's far wall is a few metres away
+        return spot_ahead(poses[cid], 3.0 if demo.ancestor(cid, "building") is not None else 15.0)
+
+    seeing_own = [cid for cid in poses if cid in seen_by(demo, ahead(cid))]
+    assert len(seeing_own) >= 0.9 * len(poses), sorted(set(poses) - set(seeing_own))
     pose = poses["dev:CAM-045"]
     sights = cameras_seeing(demo, spot_ahead(pose))
     assert "dev:CAM-045" in [s.camera_id for s in sights]

@@ -1,7 +1,9 @@
 """The commander's fire drill in the served twin: a room picked on the 3rd floor, the drill run in the
 worker process, its result listed, its playback drawn (rooms by smoke, people as points, routes).
 
-Screenshots are kept in ``tests/artifacts/drill_start.png`` and ``drill_playing.png`` (look at them).
+With the demo's fire plan, the drill card ticks the plan's steps off as the timeline passes them and
+keeps the drill's report. Screenshots are kept in ``tests/artifacts/drill_start.png``,
+``drill_playing.png`` and ``drill_report.png`` (look at them).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from conftest import needs_chromium
 from test_live_app import ARTIFACTS, DEMO, READY, wait_for
 from test_web import pixels
 from twin.cache import compile_scene
+from twin.scene import read_scene
 from twin.evacuation import EvacuationResult
 from twin.evacuation.worker import DrillSpec, executor, submit
 from twin.web.access import audit_path
@@ -35,7 +38,7 @@ def third_floor_office(demo) -> str:
 
 @pytest.fixture(scope="module")
 def server(demo, twin_home):
-    with BackgroundServer(demo) as running:
+    with BackgroundServer(demo, plans=read_scene(DEMO).plans) as running:
         yield running
 
 
@@ -115,6 +118,19 @@ def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, t
     card.get_by_role("button", name="Pause").click()
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / "drill_playing.png"))
+    steps = card.locator(".twin-plan-step[data-state=drill]")
+    assert steps.count() >= 5 and "✓ drill" in steps.nth(2).inner_text(), "the plan's steps ticked off as a drill"
+    assert card.locator(".twin-plan-step", has_text="Unlock the building's access doors · 17 targets").count() == 1
+
+    card.get_by_role("button", name="Report").click()
+    link = card.locator(".twin-report-list a").first
+    link.wait_for(timeout=30_000)
+    assert link.inner_text().startswith("Drill · fire in")
+    report = browser.new_page(viewport={"width": 1200, "height": 1000})
+    report.goto(f"{server.url}/{link.get_attribute('href')}")
+    report.get_by_text("Unlock the building's access doors").first.wait_for(timeout=10_000)
+    report.screenshot(path=str(ARTIFACTS / "drill_report.png"), full_page=True)
+    report.close()
 
     page.get_by_role("button", name="End drill").click()
     wait_for(lambda: viewport.get_attribute("data-points") == "0", what="the people taken away")

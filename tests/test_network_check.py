@@ -196,7 +196,7 @@ def test_the_demo_park_is_clean():
     report = check(scene_networks(read_scene(DEMO)))
     assert report.findings == [] and report.errors == 0
     assert set(report.networks) == {"water", "gas", "heat", "rain", "sewage", "power", "telecom"}
-    assert sum(n["pipes"] for n in report.networks.values()) == 905
+    assert sum(n["pipes"] for n in report.networks.values()) == 907
 
 
 def library_inp(name: str):
@@ -258,7 +258,7 @@ def test_cli_check_lists_findings_and_fails_on_errors(faulty):
 def test_cli_check_on_the_demo_and_an_inp_model():
     done = run_twin("network", "check", DEMO / "scene.toml")
     assert done.returncode == 0, done.stderr
-    assert "7 network(s), 905 pipes, snapping tolerance 0.5 m: no problems found" in done.stdout
+    assert "7 network(s), 907 pipes, snapping tolerance 0.5 m: no problems found" in done.stdout
     done = run_twin("network", "check", "--inp", library_inp("Net3.inp"), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["networks"] == {"Net3": {"pipes": 119, "nodes": 97}}

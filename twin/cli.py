@@ -164,7 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     with live:
         err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
                   f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
-        serve(park, port=args.port, address=args.address, show=args.show, live=live, networks=networks)
+        serve(park, port=args.port, address=args.address, show=args.show, live=live, networks=networks,
+              plans=scene.plans)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:

@@ -4,14 +4,17 @@ The drill runs in the worker process (:mod:`twin.evacuation.worker`), so the ses
 it; its result lists the exits, stairs, the first spaces to become untenable and congestion, and a
 timeline plays it on the viewport: rooms coloured by smoke and crowding (only the changes travel),
 everyone as a point, the routes taken as lines. "演练 DRILL" marks the card and the view throughout.
+When the scene has a plan for the incident, its steps tick off as the timeline passes them (never
+sent); "生成报告 Report" keeps the after-action report, listed newest first with links.
 """
 from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from html import escape
+from urllib.parse import quote
 
 import numpy as np
 import panel as pn
@@ -20,11 +23,15 @@ import shapely
 from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2
+from twin.cameras import snapshots
+from twin.evacuation.reports import ReportStore
 from twin.evacuation.result import CONGESTED_PPM2
 from twin.evacuation.worker import DrillSpec, submit
 from twin.park import Park
+from twin.plans import Checklist, PlanSpec, checklist, plan_for
 from twin.web.access import guarded
 from twin.web.messages import t
+from twin.web.plan_panel import checklist_html, step_text
 from twin.web.navigator import LOOK_DOWN, Navigator, label_point
 from twin.web.viewport import Viewport
 
@@ -38,6 +45,8 @@ ROUTE_LIFT_M = 0.3
 PEOPLE_RGB = (255, 64, 255)
 ROUTE_RGB = (0, 200, 83)  # exit-sign green
 DRILL_HEADER_RGB = "#b71c1c"
+REPORT_PICTURES = 2  #: camera pictures a report keeps (of the plan's cameras step)
+PICTURE_SIZE = (640, 360)
 #: A room's state → (rgb, opacity), most telling first: a room shows the first state it is in.
 STATES: dict[str, tuple[tuple[int, int, int], float]] = {
     "untenable": ((25, 25, 25), 0.9),
@@ -138,8 +147,11 @@ def section_html(title: str, headers: Sequence[str], rows: Iterable[Sequence[obj
 class DrillPanel:
     """One session's fire drill: the offer on pick, the run in the worker, the result and its playback."""
 
-    def __init__(self, park: Park, viewport: Viewport, navigator: Navigator, lang: str = "zh"):
+    def __init__(self, park: Park, viewport: Viewport, navigator: Navigator, lang: str = "zh",
+                 plans: Sequence[PlanSpec] = (), show_cameras: Callable[[Sequence[str]], None] | None = None):
         self.park, self.viewport, self.navigator, self.lang = park, viewport, navigator, lang
+        self.plans, self.show_cameras = tuple(plans), show_cameras
+        self.lists: Checklist | None = None  # the plan's steps for the drill shown
         self.origin: int | None = None  # the offered space's index in the graph
         self.future: Future[EvacuationResult] | None = None
         self.playback: Playback | None = None
@@ -162,13 +174,23 @@ class DrillPanel:
         self.time = pn.widgets.FloatSlider(label=t("drill.time", lang), start=0.0, end=1.0, step=1.0, value=0.0,
                                            disabled=True, sizing_mode="stretch_width")
         self.result_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-drill"])
+        self.checklist_pane = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-drill-checklist"])
+        self.cameras = pn.widgets.Button(label=t("plan.cameras", lang), variant="outline", visible=False,
+                                         css_classes=["twin-drill-cameras"])
+        self.report = pn.widgets.Button(label=t("drill.report", lang), color="primary", disabled=True,
+                                        css_classes=["twin-drill-report"])
+        self.reports_pane = pn.pane.HTML(self._reports_html(), sizing_mode="stretch_width",
+                                         css_classes=["twin-drill-reports"])
         self.card = pn.Card(self.where, self.growth, self.density, pn.Row(self.go, self.reset), self.spinner,
-                            pn.Row(self.playing, self.speed), self.time, self.result_pane,
+                            pn.Row(self.playing, self.speed), self.time, self.checklist_pane,
+                            pn.Row(self.cameras, self.report), self.result_pane, self.reports_pane,
                             title=t("drill.title", lang), sizing_mode="stretch_width", collapsed=True,
                             css_classes=["twin-drill-card"])
         self._timer = pn.state.add_periodic_callback(self.tick, period=TICK_MS, start=False)
         self.go.on_click(lambda _event: self.run(self.spec()))
         self.reset.on_click(lambda _event: self.clear())
+        self.cameras.on_click(lambda _event: self.show_cameras(self._camera_targets()))
+        self.report.on_click(lambda _event: self.save_report())
         self.playing.param.watch(lambda e: self.play(e.new), "value")
         self.time.param.watch(lambda e: e.new != self.t_s and self.seek(e.new), "value")
 
@@ -233,7 +255,11 @@ class DrillPanel:
         origin = self.graph.places[self.graph.place(result.hazard.origin)]
         self.result_pane.object = self._summary_html(result, origin.name)
         self.modes_before = list(self.navigator.modes.value)
+        plan = plan_for(self.plans, incident=result.hazard.kind)
+        self.lists = checklist(plan, self.park, origin.id, drill=True) if plan is not None else None
         with pn.io.hold():
+            self.report.disabled = False
+            self.cameras.visible = self.show_cameras is not None and bool(self._camera_targets())
             self.card.title = f"{t('drill.badge', self.lang)} · {t('drill.title', self.lang)}"
             self.card.header_background = DRILL_HEADER_RGB
             self.time.end, self.time.disabled, self.playing.disabled = max(result.total_time_s, 1.0), False, False
@@ -279,6 +305,7 @@ class DrillPanel:
         origin = self.graph.places[self.graph.place(self.playback.result.hazard.origin)]
         self.viewport.caption(t("drill.caption", self.lang).format(space=origin.name, s=seconds(self.t_s)))
         self.time.value = self.t_s
+        self._tick_steps()
         if self.t_s >= self.time.end and self.playing.value:
             self.playing.value = False
 
@@ -298,17 +325,64 @@ class DrillPanel:
         if self.playback is not None:
             with pn.io.hold():
                 self.playing.value = False
+                self.report.disabled, self.cameras.visible = True, False
                 self.navigator.modes.value = self.modes_before
                 self.card.title, self.card.header_background = t("drill.title", self.lang), ""
                 self.time.disabled, self.playing.disabled = True, True
         if self.shown:
             self.viewport.reset_style(list(self.shown))
-        self.playback, self.shown, self.t_s = None, {}, 0.0
+        self.playback, self.shown, self.t_s, self.lists = None, {}, 0.0, None
+        self.checklist_pane.object = ""
         empty = np.zeros((0, 3))
         self.viewport.points(empty, PEOPLE_RGB)
         self.viewport.paths(empty, ROUTE_RGB)
         self.viewport.caption("")
         self.viewport.pin("", None)
+
+    # --- the plan's checklist and the report ----------------------------------------------------
+    def _tick_steps(self) -> None:
+        """The plan's steps the timeline has passed, ticked off as a drill (nothing is ever sent)."""
+        if self.lists is None:
+            return
+        changed = False
+        for item in self.lists.items:
+            state = "drill" if item.at_s <= self.t_s else "pending"
+            if item.state != state:
+                item.state, item.done_s, changed = state, item.at_s if state == "drill" else None, True
+        if changed or not self.checklist_pane.object:
+            self.checklist_pane.object = checklist_html(self.lists, self.lang)
+
+    def _camera_targets(self) -> tuple[str, ...]:
+        """The cameras the plan's cameras step shows (none without a plan)."""
+        items = self.lists.items if self.lists is not None else []
+        return next((item.targets for item in items if item.action == "cameras"), ())
+
+    @guarded("report.save", lambda self: f"reports/drill/{self.playback.result.hazard.origin if self.playback else '-'}")
+    def save_report(self) -> str | None:
+        """Keep the drill's after-action report (the plan's steps as its actions, the cameras'
+        pictures) and list it; returns its file name."""
+        if self.playback is None:
+            return None
+        result = self.playback.result
+        origin = self.graph.places[self.graph.place(result.hazard.origin)]
+        actions = [(item.at_s, step_text(self.lists.plan, i, self.lang))
+                   for i, item in enumerate(self.lists.items)] if self.lists is not None else []
+        pictures = [snapshots(self.park).png(camera, *PICTURE_SIZE)
+                    for camera in self._camera_targets()[:REPORT_PICTURES]]
+        path = ReportStore().save(result, self.graph, t("drill.report_title", self.lang).format(space=origin.name),
+                                  drill=True, actions=actions, pictures=pictures)
+        self.reports_pane.object = self._reports_html()
+        return path.name
+
+    @guarded("report.list", lambda self: "reports")
+    def _reports_html(self) -> str:
+        """The kept reports, newest first, each a link to ``reports/<name>``."""
+        entries = ReportStore().list()
+        rows = "".join(f"<li><a href='reports/{quote(e.name)}' target='_blank' style='color:#4fc3f7'>"
+                       f"{escape(e.title)}</a> <span style='color:#999'>{e.created:%m-%d %H:%M:%S}</span></li>"
+                       for e in entries)
+        return (f"<p><b>{escape(t('drill.reports', self.lang))}</b></p>"
+                + (f"<ul class='twin-report-list'>{rows}</ul>" if rows else f"<p>{escape(t('drill.no_reports', self.lang))}</p>"))
 
     # --- the summary ----------------------------------------------------------------------------
     def _summary_html(self, result: EvacuationResult, origin: str) -> str:

@@ -73,7 +73,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "command.title": "控制", "command.sent": "已发送 {action}，等待确认…", "command.ok": "{action}：设备已确认",
         "command.failed": "{action} 失败：{detail}", "command.timeout": "{action}：设备未在时限内确认",
         "command.on": "开启", "command.off": "关闭", "command.lock": "上锁", "command.unlock": "解锁",
-        "command.open": "抬杆", "command.close": "落杆",
+        "command.open": "抬杆", "command.close": "落杆", "command.recall": "迫降",
         "diag.title": "接入诊断", "diag.broker": "消息服务器", "diag.connected": "已连接", "diag.disconnected": "未连接",
         "diag.topic": "主题", "diag.received": "收到", "diag.accepted": "接受", "diag.rejected": "拒收",
         "diag.rate": "消息速率 {rate}/s", "diag.last_rejection": "最近拒收原因", "diag.link": "接入诊断",
@@ -107,6 +107,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "drill.caption": "演练 DRILL · {space} 起火 · t = {s} s", "drill.origin": "火源 {space}",
         "drill.state.untenable": "不可承受（浓烟）", "drill.state.smoke": "有烟", "drill.state.crowded": "拥挤 >2 人/m²",
         "drill.state.jammed": "堵塞 >4 人/m²", "drill.people": "人员", "drill.routes": "疏散路线",
+        "drill.report": "生成报告 Report", "drill.reports": "已存报告", "drill.no_reports": "尚无报告。", "drill.report_title": "演练 · {space} 起火",
+        # emergency plans: a drill's checklist, a real alarm's card
+        "plan.title": "应急预案", "plan.real": "真实警情 REAL ALARM", "plan.targets": "{n} 个对象",
+        "plan.drill_done": "演练", "plan.cameras": "查看摄像机", "plan.confirm": "确认执行 Confirm",
+        "plan.done": "完成 Done", "plan.done_at": "✓ 已完成（t = {s} s）", "plan.sent": "✓ 已执行 {n}/{total}",
+        "plan.failed": "✗ 失败 {n}/{total}",
     },
     "en": {
         "home_view": "Home view",
@@ -175,7 +181,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "command.ok": "{action}: confirmed by the device", "command.failed": "{action} failed: {detail}",
         "command.timeout": "{action}: the device did not confirm in time",
         "command.on": "On", "command.off": "Off", "command.lock": "Lock", "command.unlock": "Unlock",
-        "command.open": "Open", "command.close": "Close",
+        "command.open": "Open", "command.close": "Close", "command.recall": "Recall",
         "diag.title": "Ingest diagnostics", "diag.broker": "Broker", "diag.connected": "connected",
         "diag.disconnected": "not connected", "diag.topic": "Topic", "diag.received": "Received",
         "diag.accepted": "Accepted", "diag.rejected": "Rejected", "diag.rate": "{rate} messages/s",
@@ -211,6 +217,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "drill.speed": "Speed", "drill.caption": "演练 DRILL · fire in {space} · t = {s} s", "drill.origin": "Fire {space}",
         "drill.state.untenable": "Untenable (smoke)", "drill.state.smoke": "Smoke", "drill.state.crowded": "Crowded > 2 p/m²",
         "drill.state.jammed": "Jammed > 4 p/m²", "drill.people": "People", "drill.routes": "Routes",
+        "drill.report": "Report", "drill.reports": "Kept reports", "drill.no_reports": "No reports yet.", "drill.report_title": "Drill · fire in {space}",
+        "plan.title": "Emergency plan", "plan.real": "真实警情 REAL ALARM", "plan.targets": "{n} targets",
+        "plan.drill_done": "drill", "plan.cameras": "Show cameras", "plan.confirm": "Confirm",
+        "plan.done": "Done", "plan.done_at": "✓ done (t = {s} s)", "plan.sent": "✓ sent {n}/{total}",
+        "plan.failed": "✗ failed {n}/{total}",
     },
 }
 

@@ -23,12 +23,14 @@ from live.runtime import Live
 from twin.errors import InputError
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
+from twin.plans import PlanSpec
 from twin.ports import LOCALHOST, free_port
 from twin.web.api import api_routes
 from twin.web.diagnostics import Diagnostics
 from twin.web.geometry import geometry_route
 from twin.web.live_api import live_routes
 from twin.web.network_api import network_routes
+from twin.web.report_routes import report_routes
 from twin.web.snapshots import snapshot_routes
 
 #: One session's page, a function or method (Panel calls those per session; default: app.create_app).
@@ -56,14 +58,14 @@ def check_address(address: str) -> None:
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
                  loop: IOLoop | None = None, page: Page | None = None, live: Live | None = None,
-                 networks: SceneNetworks | None = None) -> Server:
-    """A Bokeh/Panel server for ``park`` (its ``live`` side and pipe ``networks`` when it has them),
-    bound but not started (``port=0``: a free port)."""
+                 networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()) -> Server:
+    """A Bokeh/Panel server for ``park`` (its ``live`` side, pipe ``networks`` and emergency ``plans``
+    when it has them), bound but not started (``port=0``: a free port)."""
     check_address(address)
     port = port or free_port(address)
-    pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks))}
+    pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks, plans=plans))}
     routes = [geometry_route(park.batches), *api_routes(park),
-              *snapshot_routes(park, live.clock if live is not None else None)]
+              *snapshot_routes(park, live.clock if live is not None else None), *report_routes(park)]
     if networks is not None:
         routes += network_routes(park, networks)
     if live is not None:
@@ -76,9 +78,9 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False,
-          live: Live | None = None, networks: SceneNetworks | None = None) -> None:
+          live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()) -> None:
     """Serve the twin of ``park`` until interrupted."""
-    server = build_server(park, port, address, show, live=live, networks=networks)
+    server = build_server(park, port, address, show, live=live, networks=networks, plans=plans)
     print(f"twin: {park.name} at http://{address}:{server.port}/ "
           f"(listening on localhost only; principal 'local' holds every permission)")
     server.start()
@@ -89,8 +91,9 @@ class BackgroundServer:
     """The server on its own thread and event loop, for tests: ``with BackgroundServer(park) as s``."""
 
     def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None,
-                 live: Live | None = None, networks: SceneNetworks | None = None):
+                 live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()):
         self.park, self.address, self.page, self.live, self.networks = park, address, page, live, networks
+        self.plans = plans
         self.port = port or free_port(address)
         self.url = f"http://{address}:{self.port}"
         self._ready = threading.Event()
@@ -103,7 +106,7 @@ class BackgroundServer:
         self._loop = IOLoop.current()
         try:
             server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page,
-                                  live=self.live, networks=self.networks)
+                                  live=self.live, networks=self.networks, plans=self.plans)
             server.start()
         except BaseException as exc:  # surfaced by start()
             self._error = exc
