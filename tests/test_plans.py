@@ -81,3 +81,24 @@ def test_evacuate_runs_the_plan_as_a_drill(capsys: pytest.CaptureFixture[str], d
     assert {e["count"] > 0 for e in answer["exits"]} == {True}, "every building's exits are used"
     html = report.read_text(encoding="utf-8")
     assert "DRILL" in html and "解锁本楼门禁" in html
+
+
+def test_a_plan_assigns_a_buildings_people_to_one_exit(demo: Park) -> None:
+    """``[plans.exits]``: everyone in 2号研发楼 leaves by its east stair's fire exit."""
+    from dataclasses import replace
+
+    from twin.evacuation import ExitPlan, build_graph, evacuate, place_occupants
+    from twin.evacuation.commands import assigned_exits
+    from twin.evacuation.occupants import counts_by_density
+
+    graph = build_graph(demo)
+    building = demo.nodes[demo.nodes[FIRE_ROOM_DEVICE].links["host"]].links["building"]
+    fire_exit = next(o for o in graph.exits if graph.places[graph.openings[o].places[0]].building == building
+                     and "FM" in graph.openings[o].name)
+    plan = replace(plan_for(read_scene(DEMO).plans, incident="fire"), exits=((building, graph.openings[fire_exit].id),))
+    assigned = assigned_exits(demo, graph, plan)
+    assert set(assigned.values()) == {fire_exit} and len(assigned) == len(graph.spaces(building))
+    people = place_occupants(graph, counts_by_density(graph, 0.05, building))
+    result = evacuate(graph, people, plan=ExitPlan(assigned=assigned))
+    used = {e.id: e.count for e in result.exits if e.count}
+    assert used == {graph.openings[fire_exit].id: len(people)}

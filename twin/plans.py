@@ -38,7 +38,7 @@ ACTIONS = ("cameras", "command", "broadcast", "notify")
 SCOPES = ("space", "storey", "building", "park")
 INCIDENTS = ("fire", "gas", "flood", "intrusion", "crowd")
 NEAREST_CAMERAS = 4  #: cameras shown when none sees the incident itself
-_PLAN_KEYS = {"key", "title", "title_en", "incident", "rules", "steps"}
+_PLAN_KEYS = {"key", "title", "title_en", "incident", "rules", "steps", "exits"}
 _STEP_KEYS = {"at_s", "action", "text", "text_en", "device_type", "command", "scope"}
 
 
@@ -61,6 +61,7 @@ class PlanSpec:
     incident: str
     rules: tuple[str, ...]
     steps: tuple[PlanStep, ...]
+    exits: tuple[tuple[str, str], ...] = ()  # (space, storey or building node id, exit door id or name)
 
     @property
     def principal(self) -> str:
@@ -92,10 +93,14 @@ def _plan(r: _Reader, where: str, t: dict) -> PlanSpec | None:
         r.problem(f"{where}steps", "must be a non-empty list of tables ([[plans.steps]])")
         tables = []
     steps = [s for j, table in enumerate(tables) if (s := _step(r, f"{where}steps[{j}].", table))]
+    exits = t.get("exits", {})
+    if not isinstance(exits, dict) or not all(isinstance(v, str) and v for v in exits.values()):
+        r.problem(f"{where}exits", "must be a table of node id = exit door id ([plans.exits])")
+        exits = {}
     if None in (key, title, incident) or len(steps) != len(tables):
         return None
     return PlanSpec(key, title, r.text(t, "title_en", where) or "", incident, tuple(rules),
-                    tuple(sorted(steps, key=lambda s: s.at_s)))
+                    tuple(sorted(steps, key=lambda s: s.at_s)), tuple(exits.items()))
 
 
 def _step(r: _Reader, where: str, s: dict) -> PlanStep | None:

@@ -18,7 +18,7 @@ from twin.evacuation.outdoor import Outdoors, assembly_points, outdoors, scene_w
 from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
-from twin.plans import Checklist, checklist, plan_for
+from twin.plans import Checklist, PlanSpec, checklist, plan_for
 
 out = Console()
 INCIDENTS = ("fire", "gas", *hazards.PLACED_KINDS)
@@ -74,11 +74,12 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
     ways = _outdoors(park, graph, args.source)
+    plan = _scene_plan(args, hazard)
     with progress_bar(f"evacuating ({args.model})") as progress:
-        result = evacuate(graph, occupants, args.model, _plan(graph, args), hazard,
+        result = evacuate(graph, occupants, args.model, _plan(park, graph, args, plan), hazard,
                           lambda share: progress(100 * share), ways)
     near = resources(park, graph, _origin(park, graph, args), ways) if args.incident else []
-    drill = _drill(park, graph, args, hazard)
+    drill = _drill(park, graph, args, plan)
     if args.report is not None:
         from twin.evacuation.report import write_report
 
@@ -132,9 +133,10 @@ def _premovement(text: str) -> float | tuple[float, float]:
         raise InputError(f"--{exc}") from None
 
 
-def _plan(graph: EvacuationGraph, args: argparse.Namespace) -> ExitPlan:
+def _plan(park: Park, graph: EvacuationGraph, args: argparse.Namespace, plan: PlanSpec | None) -> ExitPlan:
+    """Closed doors and assigned exits: the emergency plan's, then ``--exit``'s."""
     closed = frozenset(_index("--closed-door", graph.opening, key) for key in args.closed_door)
-    assigned = {}
+    assigned = assigned_exits(park, graph, plan) if plan is not None else {}
     for item in args.exit:
         space, door = _pair(item, "--exit")
         exit_ = _index("--exit", graph.opening, door)
@@ -142,6 +144,22 @@ def _plan(graph: EvacuationGraph, args: argparse.Namespace) -> ExitPlan:
             raise InputError(f"--exit {item!r}: {door} is not a door to the outside")
         assigned[_index("--exit", graph.place, space)] = exit_
     return ExitPlan(assigned=assigned, closed=closed)
+
+
+def assigned_exits(park: Park, graph: EvacuationGraph, plan: PlanSpec) -> dict[int, int]:
+    """A plan's ``exits``: every space of the node named (a space, storey or building) to its exit."""
+    assigned = {}
+    for node_id, door in plan.exits:
+        where = f"plan {plan.key} exits.{node_id}"
+        exit_ = _index(where, graph.opening, door)
+        if node_id not in park.nodes:
+            raise InputError(f"{where}: no node {node_id!r} in the park")
+        inside = {node_id, *(n.id for n in park.descendants(node_id))}
+        spaces = [i for i in graph.spaces() if graph.places[i].id in inside]
+        if not spaces:
+            raise InputError(f"{where}: {node_id} holds no space")
+        assigned.update(dict.fromkeys(spaces, exit_))
+    return assigned
 
 
 def _incident(park: Park, graph: EvacuationGraph, args: argparse.Namespace):
@@ -185,8 +203,8 @@ def _outdoors(park: Park, graph: EvacuationGraph, source: Path) -> Outdoors | No
     return outdoors(graph, points, scene_walkways(read_scene(source), park))
 
 
-def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, hazard) -> Checklist | None:
-    """The plan's checklist, ticked off as a drill, for a scene with plans."""
+def _scene_plan(args: argparse.Namespace, hazard) -> PlanSpec | None:
+    """``--plan``, else the scene's first plan for the incident's kind (None for a bare IFC file)."""
     from twin.scene import read_scene, scene_file
 
     if scene_file(args.source).suffix.lower() != ".toml":
@@ -201,6 +219,11 @@ def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, hazard)
                              f"(plans: {', '.join(p.key for p in plans) or 'none'})")
     else:
         plan = plan_for(plans, incident=hazard.kind) if hazard is not None else None
+    return plan
+
+
+def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, plan: PlanSpec | None) -> Checklist | None:
+    """The plan's checklist, ticked off as a drill."""
     if plan is None:
         return None
     origin = graph.places[_origin(park, graph, args)].id if args.incident else "park"
