@@ -22,7 +22,12 @@ import ifcopenshell.api.root
 import ifcopenshell.api.spatial
 import ifcopenshell.api.unit
 import ifcopenshell.guid
+import pytest
 from ifcopenshell.util.shape_builder import ShapeBuilder
+
+from conftest import IFC_DIR
+from ifc.importer import import_ifc
+from twin.evacuation.graph import EvacuationGraph, build_graph
 
 DOOR_HEIGHT_M = 2.1
 EDGE_EPS_M = 1e-6
@@ -157,3 +162,15 @@ def corridor(path: str | Path, length_m: float = 40.0, width_m: float = 2.0) -> 
     """RiMEA test 1: a corridor along x with an exit door of its full width across its east end."""
     return write_rooms(path, [Room("Corridor", 0.0, 0.0, length_m, width_m)],
                        [Door("Exit", length_m, width_m / 2, width_m, "y")])
+
+
+def graph_of(path: Path) -> EvacuationGraph:
+    """The evacuation graph of an IFC file."""
+    return build_graph(import_ifc(path))
+
+
+def sample_graph(name: str) -> EvacuationGraph:
+    """The graph of a shared sample file, skipped when the data folder is absent."""
+    if not IFC_DIR.is_dir():
+        pytest.skip(f"sample data folder {IFC_DIR} is absent")
+    return graph_of(IFC_DIR / name)

@@ -9,19 +9,14 @@ import numpy as np
 import pytest
 
 from conftest import IFC_DIR
-from ifc.importer import import_ifc
-from rooms_ifc import Door, Room, corridor, room_with_exits, write_rooms
+from rooms_ifc import Door, Room, corridor, graph_of, room_with_exits, write_rooms
 from twin.cli import main
-from twin.evacuation import ExitPlan, build_graph, evacuate, place_occupants, sfpe
+from twin.evacuation import ExitPlan, evacuate, place_occupants, sfpe
 from twin.evacuation.graph import EvacuationGraph
 from twin.evacuation.occupants import Occupants
 
 RIMEA_9_DOORS = [("Exit NW", 0.0, 17.5, 1.0, "y"), ("Exit SW", 0.0, 2.5, 1.0, "y"),
                  ("Exit NE", 30.0, 17.5, 1.0, "y"), ("Exit SE", 30.0, 2.5, 1.0, "y")]
-
-
-def graph_of(path: Path) -> EvacuationGraph:
-    return build_graph(import_ifc(path))
 
 
 def first_arrival_s(result) -> float:

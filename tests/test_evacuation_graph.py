@@ -8,22 +8,9 @@ from pathlib import Path
 import pytest
 import shapely
 
-from conftest import IFC_DIR
-from ifc.importer import import_ifc
-from rooms_ifc import Door, Room, corridor, room_with_exits, write_rooms
+from rooms_ifc import Door, Room, corridor, graph_of, room_with_exits, sample_graph, write_rooms
 from twin.evacuation import sfpe
-from twin.evacuation.graph import EvacuationGraph, build_graph
-
-
-def graph_of(path: Path) -> EvacuationGraph:
-    return build_graph(import_ifc(path))
-
-
-def sample_graph(name: str) -> EvacuationGraph:
-    """The graph of a shared sample file, skipped when the data folder is absent."""
-    if not IFC_DIR.is_dir():
-        pytest.skip(f"sample data folder {IFC_DIR} is absent")
-    return graph_of(IFC_DIR / name)
+from twin.evacuation.graph import EvacuationGraph
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import IFC_DIR
-from ifc.importer import import_ifc
+from rooms_ifc import sample_graph
 from twin.errors import InputError
-from twin.evacuation import build_graph, evacuate, hazard, place_occupants
+from twin.evacuation import evacuate, hazard, place_occupants
 from twin.evacuation.occupants import counts_by_total
 from twin.evacuation.report import label, write_report
 from twin.evacuation.reports import ReportStore
@@ -22,10 +21,7 @@ ACTIONS = [(30.0, "消防队到场 Fire brigade arrives"), (5.0, "启动报警 A
 
 @pytest.fixture(scope="module")
 def haus():
-    path = IFC_DIR / "AC20-FZK-Haus.ifc"
-    if not path.is_file():
-        pytest.skip(f"sample file {path} is absent")
-    return build_graph(import_ifc(path))
+    return sample_graph("AC20-FZK-Haus.ifc")
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from conftest import IFC_DIR
-from ifc.importer import import_ifc
+from rooms_ifc import sample_graph
 from twin.errors import InputError
 from twin.evacuation import fire, hazard, plume
-from twin.evacuation.graph import build_graph
+
 
 # growth class: tabulated time to 1055 kW (NFPA 92 / NFPA 72)
 GROWTH_TIME_S = {"slow": 600.0, "medium": 300.0, "fast": 150.0, "ultrafast": 75.0}
@@ -20,10 +19,7 @@ GROWTH_TIME_S = {"slow": 600.0, "medium": 300.0, "fast": 150.0, "ultrafast": 75.
 
 @pytest.fixture(scope="module")
 def haus():
-    path = IFC_DIR / "AC20-FZK-Haus.ifc"
-    if not path.is_file():
-        pytest.skip(f"sample file {path} is absent")
-    return build_graph(import_ifc(path))
+    return sample_graph("AC20-FZK-Haus.ifc")
 
 
 # --- the design fire ------------------------------------------------------------------------------

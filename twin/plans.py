@@ -71,11 +71,7 @@ class PlanSpec:
 
 def read_plans(r: _Reader, data: dict[str, Any]) -> tuple[PlanSpec, ...]:
     """The ``[[plans]]`` of a scene file; every problem goes to ``r`` naming its field."""
-    plans = [p for where, table in r.tables(data, "plans") if (p := _plan(r, where, table))]
-    keys = [p.key for p in plans]
-    for key in sorted({k for k in keys if keys.count(k) > 1}):
-        r.problem("plans", f"key {key!r} is used twice")
-    return tuple(plans)
+    return r.keyed(data, "plans", _plan)
 
 
 def _plan(r: _Reader, where: str, t: dict) -> PlanSpec | None:

@@ -148,6 +148,15 @@ class _Reader:
             return []
         return [(f"{key}[{i}].", t) for i, t in enumerate(value)]
 
+    def keyed(self, scene: dict, key: str, parse: Callable[[_Reader, str, dict], Any]) -> tuple:
+        """Every ``[[key]]`` table that ``parse(reader, where, table)`` makes something of; two with the
+        same ``key`` field are a problem."""
+        items = [item for where, t in self.tables(scene, key) if (item := parse(self, where, t)) is not None]
+        keys = [item.key for item in items]
+        for twice in sorted({k for k in keys if keys.count(k) > 1}):
+            self.problem(key, f"key {twice!r} is used twice")
+        return tuple(items)
+
     def table(self, scene: dict, key: str) -> dict:
         value = scene.get(key, {})
         if not isinstance(value, dict):

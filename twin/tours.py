@@ -103,11 +103,7 @@ class Tour:
 # --- reading -----------------------------------------------------------------------------------
 def read_tours(r: _Reader, data: dict[str, Any]) -> tuple[TourSpec, ...]:
     """The ``[[tours]]`` of a scene file; every problem goes to ``r`` naming its field."""
-    tours = [t for where, table in r.tables(data, "tours") if (t := _tour(r, where, table))]
-    keys = [t.key for t in tours]
-    for key in sorted({k for k in keys if keys.count(k) > 1}):
-        r.problem("tours", f"key {key!r} is used twice")
-    return tuple(tours)
+    return r.keyed(data, "tours", _tour)
 
 
 def _tour(r: _Reader, where: str, t: dict) -> TourSpec | None:
