@@ -10,9 +10,8 @@ from ifc.importer import import_ifc
 from rooms_ifc import room_with_exits
 from twin.cache import compile_scene
 from twin.evacuation import build_graph, evacuate, place_occupants
-from twin.evacuation.outdoor import AssemblyPoint, assembly_points, outdoors, scene_walkways
+from twin.evacuation.outdoor import AssemblyPoint, outdoors, park_outdoors
 from twin.evacuation.resources import resources
-from twin.scene import read_scene
 
 DEMO = ROOT / "scenes" / "demo"
 
@@ -21,7 +20,7 @@ DEMO = ROOT / "scenes" / "demo"
 def demo():
     park = compile_scene(DEMO)
     graph = build_graph(park)
-    return park, graph, outdoors(graph, assembly_points(park), scene_walkways(read_scene(DEMO), park))
+    return park, graph, park_outdoors(park, graph)
 
 
 def test_walk_follows_crossing_walkways_around_a_corner(tmp_path) -> None:
@@ -53,6 +52,7 @@ def test_without_walkways_people_walk_straight(tmp_path) -> None:
 def test_every_demo_exit_leads_to_an_assembly_point(demo) -> None:
     park, graph, ways = demo
     assert len(ways.points) == 3 and set(ways.way) == set(graph.exits)
+    assert park.walkways and all(len(polyline) > 2 for _, _, polyline in ways.way.values()), "along the paths"
     for exit_, (k, walk_m, polyline) in ways.way.items():
         straight = float(np.hypot(*(np.asarray(ways.points[k].xy_m) - graph.openings[exit_].point_m[:2])))
         assert straight - 1e-6 <= walk_m <= 4 * straight + 50

@@ -24,6 +24,9 @@ from twin.scene import IfcSource, Scene, SceneError
 GROUND_MARGIN_M = 50.0
 
 
+WALKWAY_ROLES = ("roads", "paths")  #: layers people walk along outdoors
+
+
 def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park:
     """Build the park a scene describes: IFC buildings placed, then GIS layers (an IFC building
     replaces the LOD1 block it covers), then devices (one glyph batch per type), then the ground;
@@ -44,6 +47,8 @@ def compose(scene: Scene, progress: Callable[[int], None] | None = None) -> Park
         gdf, report = read_park_layer(park, spec)
         if spec.role == "buildings":
             gdf = gdf.drop(index=list(_replace_blocks(park, scene, spec, gdf)))
+        if spec.role in WALKWAY_ROLES:
+            park.walkways.extend(gdf.geometry)
         add_features(park, spec, gdf, report, ground)
     _link_pipe_ends(park, scene)
     if scene.devices is not None:

@@ -14,7 +14,7 @@ from twin.evacuation import hazard as hazards
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.flow import premovement_range
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total
-from twin.evacuation.outdoor import Outdoors, assembly_points, outdoors, scene_walkways
+from twin.evacuation.outdoor import park_outdoors
 from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
@@ -73,7 +73,7 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     occupants = place_occupants(graph, _counts(graph, args), args.population, args.speed,
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
-    ways = _outdoors(park, graph, args.source)
+    ways = park_outdoors(park, graph)
     plan = _scene_plan(args, hazard)
     with progress_bar(f"evacuating ({args.model})") as progress:
         result = evacuate(graph, occupants, args.model, _plan(park, graph, args, plan), hazard,
@@ -191,16 +191,6 @@ def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
     if node is not None:
         return graph.place_index[node.id]
     return _index("--incident", graph.place, key)
-
-
-def _outdoors(park: Park, graph: EvacuationGraph, source: Path) -> Outdoors | None:
-    """The ways from the exits to a scene's assembly points (None for a bare IFC file or a park without any)."""
-    from twin.scene import read_scene, scene_file
-
-    points = assembly_points(park)
-    if scene_file(source).suffix.lower() != ".toml" or not points:
-        return None
-    return outdoors(graph, points, scene_walkways(read_scene(source), park))
 
 
 def _scene_plan(args: argparse.Namespace, hazard) -> PlanSpec | None:

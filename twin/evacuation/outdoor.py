@@ -1,6 +1,6 @@
 """From the exits to the assembly points: the shortest walk along the park's roads and paths.
 
-The walkways are the scene's ``roads`` and ``paths`` layers (lines; polygons by their outline),
+The walkways are the scene's ``roads`` and ``paths`` layers (``park.walkways``: lines; polygons by their outline),
 noded where they cross; an exit and an assembly point join the nearest walkway straight across.
 Without walkways, people walk straight to the nearest assembly point.
 """
@@ -45,6 +45,12 @@ def assembly_points(park: Park) -> list[AssemblyPoint]:
         out.append(AssemblyPoint(node.id, node.name, tuple(node.centre_m[:2]),
                                  int(capacity) if isinstance(capacity, (int, float)) else None))
     return out
+
+
+def park_outdoors(park: Park, graph: EvacuationGraph) -> Outdoors | None:
+    """The ways from a park's exits to its assembly points along its roads and paths (None: no assembly point)."""
+    points = assembly_points(park)
+    return outdoors(graph, points, park.walkways) if points else None
 
 
 def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint],
@@ -110,18 +116,6 @@ def _network(lines: shapely.Geometry) -> tuple[nx.Graph, np.ndarray]:
             if a != b:
                 network.add_edge(a, b, length=float(np.hypot(*(vertices[a] - vertices[b]))))
     return network, np.array(vertices).reshape(-1, 2)
-
-
-def scene_walkways(scene, park: Park) -> list[shapely.Geometry]:
-    """The scene's roads and paths in the park frame."""
-    from gis.layers import read_layer, to_park
-
-    out = []
-    for spec in scene.layers:
-        if spec.role in ("roads", "paths"):
-            gdf, _ = read_layer(spec)
-            out += list(to_park(gdf, scene.crs, park.origin_m).geometry)
-    return out
 
 
 @dataclass

@@ -47,6 +47,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "max_density": ("最大密度 (人/m²)", "Max density (p/m²)"),
     "stairs": ("楼梯使用", "Stairs used"), "stair": ("楼梯", "Stair"), "no_stairs": ("未使用楼梯", "No stair used"),
     "actions": ("处置时间线", "Action timeline"), "action": ("措施", "Action"),
+    "assembly": ("集合点", "Assembly points"), "assembly_point": ("集合点", "Assembly point"),
+    "capacity": ("容量", "Capacity"), "last_in": ("最后到达 (s)", "Last in (s)"),
     "pictures": ("现场图片", "Pictures"), "problems": ("问题", "Problems"), "no_problems": ("无问题", "No problems"),
     "fire": ("火灾", "fire"), "gas": ("气体泄漏", "gas leak"), "flood": ("水浸", "flood"),
     "intrusion": ("入侵", "intrusion"), "crowd": ("人群聚集", "crowd"),
@@ -86,6 +88,8 @@ def report_html(result: EvacuationResult, graph: EvacuationGraph, title: str, dr
             _section("rset_aset", _rset_aset_chart(result) + _spaces_table(result)),
             _section("congestion", _congestion_table(result)),
             _section("stairs", _stairs_table(result))]
+    if result.assembly:
+        body.append(_section("assembly", _assembly_table(result)))
     if actions:
         body.append(_section("actions", _actions_table(actions)))
     if pictures:
@@ -207,6 +211,13 @@ def _stairs_table(result: EvacuationResult) -> str:
     if not used:
         return f"<p>{_e(label('no_stairs'))}</p>"
     return _table(["stair", "persons"], [[s.name or s.id, s.count] for s in used])
+
+
+def _assembly_table(result: EvacuationResult) -> str:
+    """Who reached which assembly point, when the last arrived, and whether it holds them."""
+    rows = [[a.name, a.count, a.capacity if a.capacity is not None else "—", _s(a.last_in_s)] for a in result.assembly]
+    return _table(["assembly_point", "persons", "capacity", "last_in"], rows,
+                  ["fail" if a.over_capacity else "" for a in result.assembly])
 
 
 def _actions_table(actions: Sequence[tuple[float, str]]) -> str:

@@ -100,6 +100,12 @@ class EvacuationResult:
         """Every space cleared before it became untenable, and nobody stranded."""
         return not self.stranded and all(s.passed for s in self.spaces)
 
+    @property
+    def end_s(self) -> float:
+        """When the last person is out, or at the assembly point when they walk on."""
+        arrived = self.assembled_s[np.isfinite(self.assembled_s)] if self.assembled_s is not None else ()
+        return max(self.total_time_s, float(np.max(arrived)) if len(arrived) else 0.0)
+
     def curve(self) -> tuple[np.ndarray, np.ndarray]:
         """The evacuation curve: times and persons out by then."""
         t = np.sort(self.out_s[np.isfinite(self.out_s)])

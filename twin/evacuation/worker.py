@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from twin.evacuation import EvacuationGraph, EvacuationResult, evacuate, hazard, place_occupants
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, counts_by_density, counts_by_total
+from twin.evacuation.outdoor import Outdoors
 
 INCIDENTS = ("fire",)
 
@@ -37,8 +38,8 @@ class DrillSpec:
     whole_park: bool = False  # everyone in every building, not only the incident's building
 
 
-def run_drill(graph: EvacuationGraph, spec: DrillSpec) -> EvacuationResult:
-    """The drill itself (in whatever process calls it)."""
+def run_drill(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = None) -> EvacuationResult:
+    """The drill itself (in whatever process calls it); with ``ways``, people walk on to the assembly points."""
     if spec.incident not in INCIDENTS:
         raise ValueError(f"incident {spec.incident!r}: not one of {', '.join(INCIDENTS)}")
     origin = graph.place(spec.origin)
@@ -47,7 +48,7 @@ def run_drill(graph: EvacuationGraph, spec: DrillSpec) -> EvacuationResult:
               else counts_by_density(graph, spec.density_ppm2, within))
     occupants = place_occupants(graph, counts, population=spec.population, premovement_s=spec.premovement_s)
     fire = hazard.fire(graph, origin, growth=spec.growth)
-    return evacuate(graph, occupants, model=spec.model, hazard=fire)
+    return evacuate(graph, occupants, model=spec.model, hazard=fire, outdoors=ways)
 
 
 _executor: ProcessPoolExecutor | None = None
@@ -63,6 +64,6 @@ def executor() -> ProcessPoolExecutor:
         return _executor
 
 
-def submit(graph: EvacuationGraph, spec: DrillSpec) -> Future[EvacuationResult]:
+def submit(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = None) -> Future[EvacuationResult]:
     """Run a drill in the worker; its result (or error) arrives on the future."""
-    return executor().submit(run_drill, graph, spec)
+    return executor().submit(run_drill, graph, spec, ways)

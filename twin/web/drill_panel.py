@@ -23,6 +23,7 @@ import shapely
 from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2
+from twin.evacuation.outdoor import Outdoors, park_outdoors
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
 from twin.evacuation.result import CONGESTED_PPM2
@@ -56,6 +57,7 @@ STATES: dict[str, tuple[tuple[int, int, int], float]] = {
 }
 
 _graphs: weakref.WeakKeyDictionary[Park, EvacuationGraph] = weakref.WeakKeyDictionary()
+_ways: weakref.WeakKeyDictionary[Park, Outdoors | None] = weakref.WeakKeyDictionary()
 
 
 def park_graph(park: Park) -> EvacuationGraph:
@@ -63,6 +65,13 @@ def park_graph(park: Park) -> EvacuationGraph:
     if park not in _graphs:
         _graphs[park] = build_graph(park)
     return _graphs[park]
+
+
+def park_ways(park: Park) -> Outdoors | None:
+    """The ways from the park's exits to its assembly points, worked out on first use and shared."""
+    if park not in _ways:
+        _ways[park] = park_outdoors(park, park_graph(park))
+    return _ways[park]
 
 
 def space_of(park: Park, graph: EvacuationGraph, node_id: str) -> int | None:
@@ -223,7 +232,7 @@ class DrillPanel:
     @guarded("drill.run", lambda self, spec: f"drill/{spec.incident}/{spec.origin}?growth={spec.growth}")
     def run(self, spec: DrillSpec) -> Future[EvacuationResult]:
         """Start the drill in the worker; the result shows when it arrives (see :meth:`tick`)."""
-        self.future = submit(self.graph, spec)
+        self.future = submit(self.graph, spec, park_ways(self.park))
         self.go.disabled, self.spinner.visible = True, True
         self._timer.start()
         return self.future
@@ -262,7 +271,7 @@ class DrillPanel:
             self.cameras.visible = self.show_cameras is not None and bool(self._camera_targets())
             self.card.title = f"{t('drill.badge', self.lang)} · {t('drill.title', self.lang)}"
             self.card.header_background = DRILL_HEADER_RGB
-            self.time.end, self.time.disabled, self.playing.disabled = max(result.total_time_s, 1.0), False, False
+            self.time.end, self.time.disabled, self.playing.disabled = max(result.end_s, 1.0), False, False
             self.navigator.modes.value = [*self.modes_before, *(["xray"] if "xray" not in self.modes_before else [])]
             self.navigator.enter(origin.building)  # every storey: people and routes are drawn on all
         self.viewport.highlight([])  # the picked room shows its smoke, not the selection
@@ -398,9 +407,13 @@ class DrillPanel:
                 f"{escape(t('drill.evacuated', lang).format(out=result.evacuated, n=result.occupants))}</p>{verdict}"
                 + section_html(t("drill.exits", lang), [t("drill.exit", lang), t("drill.count", lang),
                                                          t("drill.last_out", lang)],
-                               [(e.name, e.count, seconds(e.last_out_s)) for e in result.exits], none)
+                               [(e.name, e.count, seconds(e.last_out_s)) for e in result.exits if e.count], none)
                 + section_html(t("drill.stairs", lang), [t("drill.stair", lang), t("drill.count", lang)],
                                [(s.name, s.count) for s in result.stairs if s.count], none)
+                + section_html(t("drill.assembly", lang), [t("drill.assembly_point", lang), t("drill.count", lang),
+                                                            t("drill.last_in", lang)],
+                               [(a.name + (f" ⚠ {t('drill.over_capacity', lang)}" if a.over_capacity else ""), a.count,
+                                 seconds(a.last_in_s)) for a in result.assembly if a.count], none)
                 + section_html(t("drill.untenable", lang), [t("drill.space", lang), t("drill.aset", lang),
                                                              t("drill.rset", lang)],
                                [(s.name, seconds(s.aset_s), seconds(s.rset_s)) for s in first], none)
