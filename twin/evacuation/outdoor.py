@@ -68,12 +68,12 @@ def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint],
     for vertex, k in sources.items():  # the last leg, off the walkway
         network.add_edge(("point", k), vertex, length=float(np.hypot(*(vertices[vertex] - points[k].xy_m))))
     distance, path = nx.multi_source_dijkstra(network, [("point", k) for k in range(len(points))], weight="length")
+    reachable = np.array([v for v in distance if not isinstance(v, tuple)])  # walkway pieces joined to a point
+    near = cKDTree(vertices[reachable])
     way = {}
     for o, xy in exits.items():
-        start_m, vertex = tree.query(xy)
-        if vertex not in distance:  # a walkway piece that reaches no assembly point
-            way[o] = _straight(xy, points)
-            continue
+        start_m, nearest = near.query(xy)
+        vertex = int(reachable[nearest])
         steps = [v for v in reversed(path[vertex]) if not isinstance(v, tuple)]
         k = path[vertex][0][1]
         polyline = np.vstack([xy, vertices[steps], points[k].xy_m])
