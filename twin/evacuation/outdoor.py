@@ -1,7 +1,8 @@
 """From the exits to the assembly points: the shortest walk along the park's roads and paths.
 
 The walkways are the scene's ``roads`` and ``paths`` layers (``park.walkways``: lines; polygons by their outline),
-noded where they cross; an exit and an assembly point join the nearest walkway straight across.
+noded where they cross and joined across gaps under 10 m; an exit and an assembly point join the
+nearest walkway straight across.
 Without walkways, people walk straight to the nearest assembly point.
 """
 from __future__ import annotations
@@ -17,6 +18,9 @@ from twin.evacuation.graph import EvacuationGraph
 from twin.park import Park
 
 STEP_M = 5.0  #: walkways are walked in steps of at most this
+GAP_M = 10.0  #: walkways closer than this are joined (people step across)
+WALL_M = 0.5  #: obstacles' outlines grow by this (walls outside a building's spaces)
+OWN_WALL_M = 1.0  #: the exit's own building shrinks by this: a way out may run along its façade
 
 
 @dataclass(frozen=True)
@@ -48,20 +52,36 @@ def assembly_points(park: Park) -> list[AssemblyPoint]:
 
 
 def park_outdoors(park: Park, graph: EvacuationGraph) -> Outdoors | None:
-    """The ways from a park's exits to its assembly points along its roads and paths (None: no assembly point)."""
+    """The ways from a park's exits to its assembly points along its roads and paths, or straight
+    across open ground where no building or water is in the way (None: no assembly point)."""
     points = assembly_points(park)
-    return outdoors(graph, points, park.walkways) if points else None
+    return outdoors(graph, points, park.walkways, obstacles(park, graph)) if points else None
 
 
-def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint],
-             walkways: list[shapely.Geometry] = ()) -> Outdoors:
-    """The way from every exit to its nearest assembly point (by walking distance)."""
+def obstacles(park: Park, graph: EvacuationGraph) -> dict[str | None, list[shapely.Geometry]]:
+    """What nobody walks through outdoors, by the building it is (None: other buildings' blocks and
+    water): an IFC building by its spaces' outline, anything else by its box."""
+    modelled = sorted({p.building for p in graph.places if p.kind == "space"}, key=str)
+    out: dict[str | None, list[shapely.Geometry]] = {
+        b: [shapely.union_all([p.footprint for p in graph.places if p.kind == "space" and p.building == b])]
+        for b in modelled}
+    out[None] = [shapely.box(*n.bounds_m[:2], *n.bounds_m[3:5]) for n in park if n.bounds_m is not None
+                 and (n.kind == "water" or (n.kind == "building" and n.id not in out))]
+    return out
+
+
+def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint], walkways: list[shapely.Geometry] = (),
+             obstacles: dict[str | None, list[shapely.Geometry]] | None = None) -> Outdoors:
+    """The way from every exit to its nearest assembly point by walking distance: along the walkways,
+    or straight where none of the ``obstacles`` (when known) is in the way; with no walkways, straight."""
     if not points:
         return Outdoors([], {})
     exits = {o: np.asarray(graph.openings[o].point_m[:2], float) for o in graph.exits}
     lines = _lines(walkways)
     if lines.is_empty:
         return Outdoors(points, {o: _straight(xy, points) for o, xy in exits.items()})
+    straight = {o: _straight(xy, points, _in_the_way(obstacles, graph.places[graph.openings[o].places[0]].building))
+                if obstacles is not None else None for o, xy in exits.items()}
     network, vertices = _network(lines)
     tree = cKDTree(vertices)
     sources = {int(tree.query(p.xy_m)[1]): k for k, p in enumerate(points)}
@@ -77,14 +97,31 @@ def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint],
         steps = [v for v in reversed(path[vertex]) if not isinstance(v, tuple)]
         k = path[vertex][0][1]
         polyline = np.vstack([xy, vertices[steps], points[k].xy_m])
-        way[o] = (k, float(start_m + distance[vertex]), polyline)
+        along = (k, float(start_m + distance[vertex]), polyline)
+        way[o] = min((w for w in (along, straight[o]) if w is not None), key=lambda w: w[1])
     return Outdoors(points, way)
 
 
-def _straight(xy: np.ndarray, points: list[AssemblyPoint]) -> tuple[int, float, np.ndarray]:
-    distances = [float(np.hypot(*(np.asarray(p.xy_m) - xy))) for p in points]
-    k = int(np.argmin(distances))
-    return k, distances[k], np.vstack([xy, points[k].xy_m])
+def _in_the_way(obstacles: dict[str | None, list[shapely.Geometry]], own: str | None) -> list[shapely.Geometry]:
+    """Every obstacle; the exit's own building only by its inside, so a way may skirt its walls."""
+    return [g.buffer(-OWN_WALL_M) if building == own else g.buffer(WALL_M)
+            for building, shapes in obstacles.items() for g in shapes]
+
+
+def _straight(xy: np.ndarray, points: list[AssemblyPoint],
+              obstacles: list[shapely.Geometry] | None = None) -> tuple[int, float, np.ndarray] | None:
+    """The nearest point straight across; with ``obstacles``, only one nothing stands in the way of."""
+    best = None
+    for k, p in enumerate(points):
+        target = np.asarray(p.xy_m)
+        length = float(np.hypot(*(target - xy)))
+        if obstacles is not None:
+            leg = shapely.LineString([xy, target])
+            if any(leg.intersects(o) for o in obstacles):
+                continue
+        if best is None or length < best[1]:
+            best = (k, length, np.vstack([xy, target]))
+    return best
 
 
 def _lines(walkways) -> shapely.Geometry:
@@ -98,7 +135,8 @@ def _lines(walkways) -> shapely.Geometry:
 
 
 def _network(lines: shapely.Geometry) -> tuple[nx.Graph, np.ndarray]:
-    """A graph of the walkways' vertices (every ``STEP_M`` at most), joined where they coincide."""
+    """A graph of the walkways' vertices (every ``STEP_M`` at most), joined where they coincide or lie
+    within ``GAP_M`` of each other."""
     segmented = shapely.segmentize(lines, STEP_M)
     coords = [np.asarray(part.coords)[:, :2] for part in shapely.get_parts(segmented)]
     keys: dict[tuple[int, int], int] = {}
@@ -115,7 +153,10 @@ def _network(lines: shapely.Geometry) -> tuple[nx.Graph, np.ndarray]:
         for a, b in zip(ids, ids[1:]):
             if a != b:
                 network.add_edge(a, b, length=float(np.hypot(*(vertices[a] - vertices[b]))))
-    return network, np.array(vertices).reshape(-1, 2)
+    points = np.array(vertices).reshape(-1, 2)
+    for a, b in cKDTree(points).query_pairs(GAP_M):  # across a kerb, a verge, a path ending short of the road
+        network.add_edge(int(a), int(b), length=float(np.hypot(*(points[a] - points[b]))))
+    return network, points
 
 
 @dataclass
