@@ -18,7 +18,7 @@ from test_web import pixels
 from twin.cache import compile_scene
 from twin.scene import read_scene
 from twin.evacuation import EvacuationResult
-from twin.evacuation.worker import DrillSpec, executor, submit
+from twin.evacuation.worker import DrillSpec, executor, run_drill, submit
 from twin.web.access import audit_path
 from twin.web.drill_panel import PEOPLE_RGB, DrillPanel, park_graph
 from twin.web.server import BackgroundServer
@@ -49,6 +49,15 @@ def test_a_drill_runs_in_the_worker_process(demo, third_floor_office):
     assert result.hazard.origin == third_floor_office and result.hazard.aset_s(third_floor_office) is not None
 
 
+def test_a_flood_drill_marks_its_rooms_untenable_at_once(demo, third_floor_office):
+    """A placed incident (flood, intrusion, crowd) has no spread: its room and those it reaches are out at t = 0."""
+    graph = park_graph(demo)
+    result = run_drill(graph, DrillSpec(origin=third_floor_office, incident="flood", total_occupants=100))
+    assert result.hazard.kind == "flood" and result.hazard.aset_s(third_floor_office) == 0.0
+    assert {s.id for s in result.spaces if s.aset_s == 0.0} >= {third_floor_office}
+    assert result.evacuated == 100
+
+
 def test_the_panel_offers_runs_plays_and_clears_a_drill(demo, third_floor_office, twin_home):
     from twin.web.deltas import node_index
     from twin.web.navigator import Navigator
@@ -60,7 +69,7 @@ def test_the_panel_offers_runs_plays_and_clears_a_drill(demo, third_floor_office
     panel = DrillPanel(demo, viewport, Navigator(demo, viewport, "en"), "en")
     assert not panel.offer("gis:pipes:WS-P0001") and panel.go.disabled, "outdoors: no fire offered"
     detector = next(n.id for n in demo.descendants(third_floor_office) if n.id.startswith("dev:SD-"))
-    assert panel.offer(detector) and "Fire here" in panel.where.object and not panel.go.disabled
+    assert panel.offer(detector) and "Incident here" in panel.where.object and not panel.go.disabled
     panel.run(panel.spec()).result(timeout=120)
     panel.tick()
     assert "演练 DRILL" in panel.card.title and "twin-drill-result" in panel.result_pane.object
@@ -93,7 +102,7 @@ def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, t
     # a pick, as the viewport sends one: the picked node id on the component's model
     page.evaluate("""(id) => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
                                if (m.data && m.data.picked !== undefined) m.data.picked = id; }""", third_floor_office)
-    page.locator(".twin-drill-where h4", has_text="Fire here").wait_for(timeout=15_000)
+    page.locator(".twin-drill-where h4", has_text="Incident here").wait_for(timeout=15_000)
     page.get_by_role("button", name="Run drill").click()
     page.locator(".twin-drill-result").wait_for(timeout=120_000)
     exits = page.locator(".twin-drill-table").first.locator("tr")
@@ -125,7 +134,7 @@ def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, t
     card.get_by_role("button", name="Report").click()
     link = card.locator(".twin-report-list a").first
     link.wait_for(timeout=30_000)
-    assert link.inner_text().startswith("Drill · fire in")
+    assert link.inner_text().startswith("Drill · Fire · ")
     report = browser.new_page(viewport={"width": 1200, "height": 1000})
     report.goto(f"{server.url}/{link.get_attribute('href')}")
     report.get_by_text("Unlock the building's access doors").first.wait_for(timeout=10_000)

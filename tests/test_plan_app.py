@@ -118,7 +118,7 @@ def test_a_drill_ticks_the_plan_off_sends_nothing_and_keeps_its_report(demo, sce
 
     name = panel.save_report()
     assert f"reports/{urllib.parse.quote(name)}" in panel.reports_pane.object
-    assert "Drill · fire in" in panel.reports_pane.object
+    assert "Drill · Fire · " in panel.reports_pane.object
     assert not watch.topics, f"a drill published commands: {watch.topics[:3]}"
     assert not [r for r in audit_records()[audited:] if r["action"].startswith(("command.", "device.command"))]
 

@@ -17,7 +17,7 @@ from twin.evacuation import EvacuationGraph, EvacuationResult, evacuate, hazard,
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, counts_by_density, counts_by_total
 from twin.evacuation.outdoor import Outdoors
 
-INCIDENTS = ("fire",)
+INCIDENTS = ("fire", *hazard.PLACED_KINDS)  #: a gas leak needs the wind: twin evacuate --incident gas@…
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ def run_drill(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = N
     counts = (counts_by_total(graph, spec.total_occupants, within) if spec.total_occupants is not None
               else counts_by_density(graph, spec.density_ppm2, within))
     occupants = place_occupants(graph, counts, population=spec.population, premovement_s=spec.premovement_s)
-    fire = hazard.fire(graph, origin, growth=spec.growth)
-    return evacuate(graph, occupants, model=spec.model, hazard=fire, outdoors=ways)
+    found = (hazard.fire(graph, origin, growth=spec.growth) if spec.incident == "fire"
+             else hazard.placed(graph, spec.incident, origin))
+    return evacuate(graph, occupants, model=spec.model, hazard=found, outdoors=ways)
 
 
 _executor: ProcessPoolExecutor | None = None

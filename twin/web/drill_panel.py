@@ -27,7 +27,7 @@ from twin.evacuation.outdoor import Outdoors, park_outdoors
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
 from twin.evacuation.result import CONGESTED_PPM2
-from twin.evacuation.worker import DrillSpec, submit
+from twin.evacuation.worker import INCIDENTS, DrillSpec, submit
 from twin.park import Park
 from twin.plans import Checklist, PlanSpec, checklist, plan_for
 from twin.web.access import guarded
@@ -169,6 +169,8 @@ class DrillPanel:
         self.modes_before: list[str] = []
         self.where = pn.pane.HTML(f"<p>{escape(t('drill.hint', lang))}</p>", sizing_mode="stretch_width",
                                   css_classes=["twin-drill-where"])
+        self.incident = pn.widgets.Select(label=t("drill.incident", lang), value="fire", sizing_mode="stretch_width",
+                                          options={t(f"drill.incident.{k}", lang): k for k in INCIDENTS})
         self.growth = pn.widgets.Select(label=t("drill.growth", lang), value="medium", sizing_mode="stretch_width",
                                         options={t(f"drill.growth.{g}", lang): g for g in GROWTH_ALPHA_KW_S2})
         self.density = pn.widgets.FloatInput(label=t("drill.density", lang), value=DEFAULT_DENSITY_PPM2, step=0.05,
@@ -190,7 +192,8 @@ class DrillPanel:
                                         css_classes=["twin-drill-report"])
         self.reports_pane = pn.pane.HTML(self._reports_html(), sizing_mode="stretch_width",
                                          css_classes=["twin-drill-reports"])
-        self.card = pn.Card(self.where, self.growth, self.density, pn.Row(self.go, self.reset), self.spinner,
+        self.incident.param.watch(lambda e: setattr(self.growth, "visible", e.new == "fire"), "value")
+        self.card = pn.Card(self.where, self.incident, self.growth, self.density, pn.Row(self.go, self.reset), self.spinner,
                             pn.Row(self.playing, self.speed), self.time, self.checklist_pane,
                             pn.Row(self.cameras, self.report), self.result_pane, self.reports_pane,
                             title=t("drill.title", lang), sizing_mode="stretch_width", collapsed=True,
@@ -218,14 +221,14 @@ class DrillPanel:
         if found is None:
             return False
         self.origin = found
-        self.where.object = (f"<h4>{escape(t('drill.fire_here', self.lang).format(space=self.graph.places[found].name))}"
+        self.where.object = (f"<h4>{escape(t('drill.here', self.lang).format(space=self.graph.places[found].name))}"
                              "</h4>")
         self.go.disabled = self.future is not None
         self.card.collapsed = False
         return True
 
     def spec(self) -> DrillSpec:
-        return DrillSpec(origin=self.graph.places[self.origin].id, growth=self.growth.value,
+        return DrillSpec(origin=self.graph.places[self.origin].id, incident=self.incident.value, growth=self.growth.value,
                          density_ppm2=float(self.density.value))
 
     # --- running --------------------------------------------------------------------------------
@@ -277,7 +280,7 @@ class DrillPanel:
         self.viewport.highlight([])  # the picked room shows its smoke, not the selection
         self.navigator.frame(origin.storey or origin.id, LOOK_DOWN)
         self.viewport.paths(self.playback.routes(), ROUTE_RGB)
-        self.viewport.pin(t("drill.origin", self.lang).format(space=origin.name), label_point(self.park.get(origin.id)))
+        self.viewport.pin(f"{self._kind(result)} {origin.name}", label_point(self.park.get(origin.id)))
         self._step(0.0)
 
     @guarded("drill.play", lambda self, on: f"drill/{'play' if on else 'pause'}")
@@ -312,7 +315,8 @@ class DrillPanel:
         self.shown = states
         self.viewport.points(self.playback.people_at(self.t_s), PEOPLE_RGB)
         origin = self.graph.places[self.graph.place(self.playback.result.hazard.origin)]
-        self.viewport.caption(t("drill.caption", self.lang).format(space=origin.name, s=seconds(self.t_s)))
+        self.viewport.caption(t("drill.caption", self.lang).format(kind=self._kind(self.playback.result), space=origin.name,
+                                                                   s=seconds(self.t_s)))
         self.time.value = self.t_s
         self._tick_steps()
         if self.t_s >= self.time.end and self.playing.value:
@@ -378,8 +382,8 @@ class DrillPanel:
                    for i, item in enumerate(self.lists.items)] if self.lists is not None else []
         pictures = [snapshots(self.park).png(camera, *PICTURE_SIZE)
                     for camera in self._camera_targets()[:REPORT_PICTURES]]
-        path = ReportStore().save(result, self.graph, t("drill.report_title", self.lang).format(space=origin.name),
-                                  drill=True, actions=actions, pictures=pictures)
+        title = t("drill.report_title", self.lang).format(kind=self._kind(result), space=origin.name)
+        path = ReportStore().save(result, self.graph, title, drill=True, actions=actions, pictures=pictures)
         self.reports_pane.object = self._reports_html()
         return path.name
 
@@ -402,7 +406,7 @@ class DrillPanel:
                    f"<p class='twin-drill-fail' style='color:#ef5350'>{escape(t('drill.fail', lang).format(n=failed))}</p>")
         first = sorted((s for s in result.spaces if s.aset_s is not None), key=lambda s: s.aset_s)[:FIRST_UNTENABLE]
         none = t("drill.none", lang)
-        return (f"<div class='twin-drill-result'><h4>{escape(t('drill.fire_in', lang).format(space=origin))}</h4>"
+        return (f"<div class='twin-drill-result'><h4>{escape(self._kind(result))} · {escape(origin)}</h4>"
                 f"<p class='twin-drill-total'>{escape(t('drill.total', lang).format(s=seconds(result.total_time_s)))}; "
                 f"{escape(t('drill.evacuated', lang).format(out=result.evacuated, n=result.occupants))}</p>{verdict}"
                 + section_html(t("drill.exits", lang), [t("drill.exit", lang), t("drill.count", lang),
@@ -422,6 +426,10 @@ class DrillPanel:
                                [(c.name, seconds(c.duration_s), f"{c.max_density_ppm2:.1f}") for c in result.congestion],
                                none)
                 + self._legend_html() + "</div>")
+
+    def _kind(self, result: EvacuationResult) -> str:
+        """The incident's name: 火灾, 水浸…"""
+        return t(f"drill.incident.{result.hazard.kind}", self.lang)
 
     def _legend_html(self) -> str:
         swatches = [(rgb, f"drill.state.{state}") for state, (rgb, _) in STATES.items()]
