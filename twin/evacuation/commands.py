@@ -260,7 +260,8 @@ def _print(result: EvacuationResult, drill: Checklist | None, near: list[Resourc
         out.print(table)
     for c in result.congestion[:SHOWN_ROWS]:
         out.print(f"congested: {c.name} above 4 p/m² for {c.duration_s:.0f} s (max {c.max_density_ppm2:.1f} p/m²)")
-    lines = [*(f"no route out: {s}" for s in result.stranded), *result.problems]
+    names = {s.id: s.name for s in result.spaces}
+    lines = [*(f"no route out: {names.get(s, s)} ({s})" for s in result.stranded), *result.problems]
     for line in lines[:SHOWN_PROBLEMS]:
         out.print(f"[yellow]{line}[/]", highlight=False)
     if len(lines) > SHOWN_PROBLEMS:

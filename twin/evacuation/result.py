@@ -51,7 +51,8 @@ class SpaceTimes:
 
     @property
     def passed(self) -> bool:
-        return self.aset_s is None or (self.rset_s is not None and self.rset_s <= self.aset_s)
+        """Everyone got out of it, before it became untenable."""
+        return self.rset_s is not None and (self.aset_s is None or self.rset_s <= self.aset_s)
 
 
 @dataclass
