@@ -6,9 +6,11 @@ from typing import Any
 
 import ifcopenshell
 import ifcopenshell.util.element
+import ifcopenshell.util.unit
 
 from ifc.reader import open_ifc
 
+SIZE_ATTRIBUTES = ("OverallWidth", "OverallHeight")  #: IfcDoor and IfcWindow attributes, not in any set
 _models: dict[Path, ifcopenshell.file] = {}  # files already open in this process, by resolved path
 
 
@@ -24,6 +26,14 @@ class IfcProperties:
         self.path, self.step_id = Path(path).resolve(), step_id
 
     def __call__(self) -> dict[str, dict[str, Any]]:
+        """Its property and quantity sets, and (a door's, a window's) overall size in metres as ``Attributes``."""
         if self.path not in _models:
             _models[self.path] = open_ifc(self.path)
-        return ifcopenshell.util.element.get_psets(_models[self.path].by_id(self.step_id))
+        model = _models[self.path]
+        entity = model.by_id(self.step_id)
+        found = ifcopenshell.util.element.get_psets(entity)
+        sizes = {name: getattr(entity, name) for name in SIZE_ATTRIBUTES if getattr(entity, name, None)}
+        if sizes:
+            scale = ifcopenshell.util.unit.calculate_unit_scale(model)
+            found["Attributes"] = {name: round(value * scale, 4) for name, value in sizes.items()}
+        return found

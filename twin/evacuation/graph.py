@@ -2,7 +2,8 @@
 openings (doors, stair ends, exits).
 
 Built from the park's nodes and render-batch geometry only, so it works on any IFC the importer reads:
-spaces give plan outlines and areas; a door joins the spaces its ``IfcRelSpaceBoundary`` records name,
+spaces give plan outlines and areas; a door (its ``OverallWidth``, else its leaf's width) joins the
+spaces its ``IfcRelSpaceBoundary`` records name,
 else the spaces found a step either side of its leaf; a door with a space on one side only and open
 ground on the other, on the lowest floor, is an exit. A stair (``IfcStair`` or a loose
 ``IfcStairFlight``) joins the space it starts in to the space it lands in on the storey above; its
@@ -185,7 +186,8 @@ class _Builder:
         tri = self.triangles[node.id]
         pts = tri.reshape(-1, 3)
         sill_m, head_m = float(pts[:, 2].min()), float(pts[:, 2].max())
-        width_m, normal, centre = _leaf(pts[:, :2])
+        leaf_m, normal, centre = _leaf(pts[:, :2])
+        width_m = _overall_width_m(node) or leaf_m
         probe_m = _thickness(pts[:, :2], normal) / 2 + PROBE_M
         sides = [self._spaces_at(centre + s * probe_m * normal, sill_m + 0.5) for s in (1, -1)]
         bounded = [self.space_index[s] for s in node.bounds_spaces if s in self.space_index]
@@ -342,6 +344,12 @@ def _leaf(xy: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     a, b = corners[1] - corners[0], corners[2] - corners[1]
     long_, short = (a, b) if np.hypot(*a) >= np.hypot(*b) else (b, a)
     return float(np.hypot(*long_)), _unit(short if np.hypot(*short) > 1e-6 else np.array([-long_[1], long_[0]])), centre
+
+
+def _overall_width_m(node: Node) -> float | None:
+    """A door's ``OverallWidth`` when the file gives a plausible one (its geometry may hold a swung leaf)."""
+    width = node.properties.get("Attributes", {}).get("OverallWidth")
+    return float(width) if isinstance(width, (int, float)) and 0.4 <= width <= 6.0 else None
 
 
 def _thickness(xy: np.ndarray, normal: np.ndarray) -> float:
