@@ -39,6 +39,7 @@ from twin.web.viewport import Viewport
 TICK_MS = 200  #: how often a running drill is checked and a playing one steps on
 SPEEDS = (1, 5, 10, 30)
 CROWDED_PPM2 = 2.0
+EXIT_LABEL_M = 2.5  #: exit counters float this high over the door
 SMOKE_SHOWN_M = 0.1  #: a smoke layer this far below a room's ceiling colours it
 FIRST_UNTENABLE = 8  #: rows of the first spaces to become untenable
 PERSON_LIFT_M = 1.0  #: people are drawn at chest height, clear of the floor slab
@@ -104,6 +105,13 @@ class Playback:
         self.times_s, self.untenable_s = fire.times_s, fire.untenable_s
         self.layer_m = {p.id: fire.layer_m[p.id] for p in spaces.values() if p.id in fire.layer_m}
         self.smoke_below_m = {p.id: p.height_m - SMOKE_SHOWN_M for p in spaces.values()}
+        passes = result.passes
+        self.exits = [(graph.openings[o].point_m + (0.0, 0.0, EXIT_LABEL_M), np.sort(passes[passes[:, 1] == o, 0]))
+                      for o in graph.exits if (passes[:, 1] == o).any()]
+
+    def exit_counts_at(self, t_s: float) -> list[tuple[str, np.ndarray]]:
+        """A counter over each exit used: persons out through it by then."""
+        return [(f"⇲ {int(np.searchsorted(times, t_s, side='right'))}", point) for point, times in self.exits]
 
     def occupancy_at(self, t_s: float) -> dict[int, float]:
         """Persons per place index at a time (the last change logged by then)."""
@@ -314,6 +322,7 @@ class DrillPanel:
                 self.viewport.style(ids, rgb=rgb, opacity=opacity)
         self.shown = states
         self.viewport.points(self.playback.people_at(self.t_s), PEOPLE_RGB)
+        self.viewport.show_labels(self.playback.exit_counts_at(self.t_s))
         origin = self.graph.places[self.graph.place(self.playback.result.hazard.origin)]
         self.viewport.caption(t("drill.caption", self.lang).format(kind=self._kind(self.playback.result), space=origin.name,
                                                                    s=seconds(self.t_s)))
@@ -348,6 +357,7 @@ class DrillPanel:
         self.checklist_pane.object = ""
         empty = np.zeros((0, 3))
         self.viewport.points(empty, PEOPLE_RGB)
+        self.viewport.show_labels([])
         self.viewport.paths(empty, ROUTE_RGB)
         self.viewport.caption("")
         self.viewport.pin("", None)
