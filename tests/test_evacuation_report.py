@@ -165,3 +165,10 @@ def test_store_lists_reports_newest_first(fire_run, haus, tmp_path):
 def test_store_defaults_to_the_twin_home(monkeypatch, tmp_path):
     monkeypatch.setenv("TWIN_HOME", str(tmp_path))
     assert ReportStore().folder == tmp_path / "reports"
+
+
+def test_a_pdf_report_is_printed_by_chromium(fire_run, haus, tmp_path):
+    """``--report FILE.pdf``: the same page, printed by the system's headless Chromium."""
+    path = write_report(fire_run, haus, tmp_path / "fire.pdf", "火灾演练 Fire drill", actions=ACTIONS)
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 20_000 and b"/Page" in data

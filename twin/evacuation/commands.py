@@ -57,7 +57,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of the occupants' positions and speeds")
     s.add_argument("--plan", metavar="KEY", help="run a scene's emergency plan as a drill checklist (default: the "
                    "first plan for the incident's kind); commands are never sent")
-    s.add_argument("--report", type=Path, metavar="FILE.html", help="write the after-action report there")
+    s.add_argument("--report", type=Path, metavar="FILE.html", help="write the after-action report there (.pdf: "
+                   "printed by Chromium)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(run=cmd_evacuate)
 

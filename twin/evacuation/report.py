@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 import html
 import math
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +26,7 @@ FLOW_BIN_S = 10.0  #: the bin over which the exit-flow chart counts passes
 MAX_CURVE_POINTS = 800  #: a longer evacuation curve is thinned to this many points
 MAX_BAR_SPACES = 20  #: the RSET/ASET chart shows at most this many spaces, the tightest
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PDF_TIMEOUT_S = 60
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 CREATED_META = "twin-report-created"  #: the <meta> naming when a report was made (read by the store)
 
@@ -64,11 +68,30 @@ def label(key: str) -> str:
 def write_report(result: EvacuationResult, graph: EvacuationGraph, path: str | Path, title: str,
                  drill: bool = True, actions: Sequence[tuple[float, str]] = (), pictures: Sequence[bytes] = (),
                  created: datetime | None = None) -> Path:
-    """Write the report of ``result`` to ``path`` (folders made as needed) and return the path."""
+    """Write the report of ``result`` to ``path`` (folders made as needed) and return the path; a
+    ``.pdf`` path gets the same page printed by the system's Chromium."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = report_html(result, graph, title, drill, actions, pictures, made_at(created))
+    if path.suffix.lower() == ".pdf":
+        return print_pdf(text, path)
     path.write_text(text, encoding="utf-8")
+    return path
+
+
+def print_pdf(html: str, path: Path) -> Path:
+    """The page as PDF, printed by headless Chromium (the one the set-up installs)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise InputError(f"{path}: a PDF report needs Chromium (apt-get install chromium); write .html instead")
+    with tempfile.TemporaryDirectory() as folder:
+        page = Path(folder) / "report.html"
+        page.write_text(html, encoding="utf-8")
+        done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                               "--no-pdf-header-footer", f"--print-to-pdf={path.resolve()}", page.as_uri()],
+                              capture_output=True, timeout=PDF_TIMEOUT_S)
+    if done.returncode != 0 or not path.is_file():
+        raise InputError(f"{path}: Chromium could not print the report ({done.stderr.decode(errors='replace')[-200:]})")
     return path
 
 
