@@ -79,6 +79,9 @@ def test_evacuate_runs_the_plan_as_a_drill(capsys: pytest.CaptureFixture[str], d
     assert room["aset_s"] is not None and room["aset_s"] == min(s["aset_s"] for s in answer["spaces"]
                                                                if s["aset_s"] is not None)
     assert {e["count"] > 0 for e in answer["exits"]} == {True}, "every building's exits are used"
+    vacant = [n.id for n in demo.of_kind("space") if n.properties.get("lease", {}).get("status") == "vacant"]
+    occupants = {s["id"]: s["occupants"] for s in answer["spaces"]}
+    assert vacant and all(occupants[v] == 0 for v in vacant), "nobody in a vacant unit"
     html = report.read_text(encoding="utf-8")
     assert "DRILL" in html and "解锁本楼门禁" in html
 

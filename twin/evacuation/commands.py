@@ -13,7 +13,8 @@ from twin.evacuation import MODELS, EvacuationGraph, ExitPlan, build_graph, evac
 from twin.evacuation import hazard as hazards
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.flow import premovement_range
-from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total
+from twin.evacuation.occupants import (DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total,
+                                       vacant_spaces)
 from twin.evacuation.outdoor import park_outdoors
 from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
@@ -71,7 +72,7 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     graph = build_graph(park)
     if not graph.exits:
         raise InputError(f"{args.source}: no exit found (a door from a ground-floor space to the outside)")
-    occupants = place_occupants(graph, _counts(graph, args), args.population, args.speed,
+    occupants = place_occupants(graph, _counts(park, graph, args), args.population, args.speed,
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
     ways = park_outdoors(park, graph)
@@ -114,11 +115,14 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     return key, value
 
 
-def _counts(graph: EvacuationGraph, args: argparse.Namespace) -> dict[int, int]:
+def _counts(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> dict[int, int]:
+    """Persons per space: ``--occupants`` or ``--density`` (vacant units left empty), then ``--space``."""
     if args.occupants is not None and args.occupants < 0 or args.density is not None and args.density < 0:
         raise InputError("--occupants and --density must not be negative")
-    counts = (counts_by_total(graph, args.occupants) if args.occupants is not None
-              else counts_by_density(graph, DEFAULT_DENSITY_PPM2 if args.density is None else args.density))
+    vacant = vacant_spaces(park)
+    density = DEFAULT_DENSITY_PPM2 if args.density is None else args.density
+    counts = (counts_by_total(graph, args.occupants, empty=vacant) if args.occupants is not None
+              else counts_by_density(graph, density, empty=vacant))
     for item in args.space:
         key, value = _pair(item, "--space")
         if not value.isdigit():

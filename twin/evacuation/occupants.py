@@ -9,6 +9,7 @@ import shapely
 
 from twin.evacuation import sfpe
 from twin.evacuation.graph import EvacuationGraph
+from twin.park import Park
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,17 @@ class Occupants:
         return len(self.place)
 
 
-def counts_by_density(graph: EvacuationGraph, density_ppm2: float, building: str | None = None) -> dict[int, int]:
-    """Persons per space (of one building if given) at a density, rounded per space."""
-    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in graph.spaces(building)}
+def counts_by_density(graph: EvacuationGraph, density_ppm2: float, building: str | None = None,
+                      empty: frozenset[str] = frozenset()) -> dict[int, int]:
+    """Persons per space (of one building if given; none in the ``empty`` ones) at a density, rounded per space."""
+    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in _occupied(graph, building, empty)}
 
 
-def counts_by_total(graph: EvacuationGraph, total: int, building: str | None = None) -> dict[int, int]:
-    """``total`` persons shared among the spaces (of one building if given) by area, largest remainders."""
-    spaces = graph.spaces(building)
+def counts_by_total(graph: EvacuationGraph, total: int, building: str | None = None,
+                    empty: frozenset[str] = frozenset()) -> dict[int, int]:
+    """``total`` persons shared by area among the spaces (of one building if given; not the ``empty``
+    ones), largest remainders."""
+    spaces = _occupied(graph, building, empty)
     areas = np.array([graph.places[i].area_m2 for i in spaces])
     if not len(spaces):
         return {}
@@ -66,6 +70,15 @@ def counts_by_total(graph: EvacuationGraph, total: int, building: str | None = N
     counts = np.floor(exact).astype(int)
     counts[np.argsort(counts - exact)[: total - counts.sum()]] += 1
     return {i: int(c) for i, c in zip(spaces, counts)}
+
+
+def vacant_spaces(park: Park) -> frozenset[str]:
+    """Spaces the scene's leases say are vacant: nobody works there."""
+    return frozenset(n.id for n in park.of_kind("space") if n.properties.get("lease", {}).get("status") == "vacant")
+
+
+def _occupied(graph: EvacuationGraph, building: str | None, empty: frozenset[str]) -> list[int]:
+    return [i for i in graph.spaces(building) if graph.places[i].id not in empty]
 
 
 def place_occupants(graph: EvacuationGraph, counts: dict[int, int], population: str = "sfpe",

@@ -36,6 +36,7 @@ class DrillSpec:
     premovement_s: tuple[float, float] = (30.0, 90.0)
     model: str = "flow"
     whole_park: bool = False  # everyone in every building, not only the incident's building
+    vacant: frozenset[str] = frozenset()  # spaces nobody is in (vacant units)
 
 
 def run_drill(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = None) -> EvacuationResult:
@@ -44,8 +45,8 @@ def run_drill(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = N
         raise ValueError(f"incident {spec.incident!r}: not one of {', '.join(INCIDENTS)}")
     origin = graph.place(spec.origin)
     within = None if spec.whole_park else graph.places[origin].building
-    counts = (counts_by_total(graph, spec.total_occupants, within) if spec.total_occupants is not None
-              else counts_by_density(graph, spec.density_ppm2, within))
+    counts = (counts_by_total(graph, spec.total_occupants, within, spec.vacant) if spec.total_occupants is not None
+              else counts_by_density(graph, spec.density_ppm2, within, spec.vacant))
     occupants = place_occupants(graph, counts, population=spec.population, premovement_s=spec.premovement_s)
     found = (hazard.fire(graph, origin, growth=spec.growth) if spec.incident == "fire"
              else hazard.placed(graph, spec.incident, origin))

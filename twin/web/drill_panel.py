@@ -22,7 +22,7 @@ import shapely
 
 from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
-from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2
+from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, vacant_spaces
 from twin.evacuation.outdoor import Outdoors, park_outdoors
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
@@ -237,6 +237,7 @@ class DrillPanel:
 
     def spec(self) -> DrillSpec:
         return DrillSpec(origin=self.graph.places[self.origin].id, incident=self.incident.value, growth=self.growth.value,
+                         vacant=vacant_spaces(self.park),
                          density_ppm2=float(self.density.value))
 
     # --- running --------------------------------------------------------------------------------
