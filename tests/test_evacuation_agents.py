@@ -84,3 +84,25 @@ def test_imo_test_4_door_flow_stays_under_1_33_per_s(tmp_path: Path) -> None:
     per_window = np.searchsorted(t, t + 10.0) - np.arange(len(t))
     assert per_window.max() / 10.0 <= 1.33
     assert result.exits[0].max_flow_pps == pytest.approx(per_window.max() / 10.0)
+
+
+def test_two_storey_office_everyone_walks_down_both_stairs_and_out(tmp_path: Path) -> None:
+    from ifc.generate import write_office
+    from twin.evacuation.occupants import counts_by_total
+
+    g = graph_of(write_office(tmp_path / "office2.ifc", storeys=2))
+    occupants = place_occupants(g, counts_by_total(g, 200), "office", premovement_s=(30, 90))
+    result = evacuate(g, occupants, model="agent")
+    assert result.evacuated == len(occupants) == 200  # 200: the old model lost agent ids here
+    assert np.isfinite(result.out_s).all()
+    assert len([s for s in result.stairs if s.count > 0]) == 2  # LT1 west and LT2 east
+    ground = min(p.floor_m for p in g.places if p.kind == "space")
+    upper = [i for i in range(len(occupants)) if g.places[occupants.place[i]].floor_m > ground + 2.0]
+    assert upper
+    for i in upper:
+        z = result.tracks[i][:, 3]
+        assert z[0] > ground + 2.0 and abs(z[-1] - ground) < 0.5
+        assert np.all(np.diff(z) <= 1e-6)  # never climbs back up
+    flow = evacuate(g, occupants, model="flow")
+    assert {e.name: e.count for e in result.exits}.keys() == {e.name: e.count for e in flow.exits}.keys()
+    assert result.total_time_s <= 1.5 * flow.total_time_s
