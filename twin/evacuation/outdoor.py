@@ -84,9 +84,9 @@ def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint], walkways: list
                 if obstacles is not None else None for o, xy in exits.items()}
     network, vertices = _network(lines)
     tree = cKDTree(vertices)
-    sources = {int(tree.query(p.xy_m)[1]): k for k, p in enumerate(points)}
-    for vertex, k in sources.items():  # the last leg, off the walkway
-        network.add_edge(("point", k), vertex, length=float(np.hypot(*(vertices[vertex] - points[k].xy_m))))
+    for k, point in enumerate(points):  # the last leg, off the walkway (two points may share a vertex)
+        off_m, vertex = tree.query(point.xy_m)
+        network.add_edge(("point", k), int(vertex), length=float(off_m))
     distance, path = nx.multi_source_dijkstra(network, [("point", k) for k in range(len(points))], weight="length")
     reachable = np.array([v for v in distance if not isinstance(v, tuple)])  # walkway pieces joined to a point
     near = cKDTree(vertices[reachable])
