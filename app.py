@@ -78,7 +78,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
         viewport.highlight(list(ids))
         describe(ids[0])
 
-    drill = DrillPanel(park, viewport, navigator, lang, plans, show_cameras) if park.of_kind("space") else None
+    drill = DrillPanel(park, viewport, navigator, lang, plans, show_cameras, live) if park.of_kind("space") else None
     plan_card = PlanPanel(live, plans, show_cameras, lang) if live is not None and plans else None
     offers = [panel for panel in (analysis, drill) if panel is not None]  # the right column's analysis cards
 

@@ -166,6 +166,7 @@ class AlarmBook:
         self._version = 0
         self._next_id = 1
         self._listeners: list[Callable[[str], None]] = []
+        self._raised: list[Callable[[Alarm], None]] = []
         self._db = self._connect(path) if path is not None else None
 
     def _connect(self, path: Path) -> sqlite3.Connection:
@@ -197,6 +198,11 @@ class AlarmBook:
         """Call ``callback(node_id)`` after every change to an alarm of that node."""
         self._listeners.append(callback)
 
+    def on_raise(self, callback: Callable[[Alarm], None]) -> None:
+        """Call ``callback(alarm)`` (a copy) after every :meth:`raise_alarm`, new or repeated
+        (work orders open on it)."""
+        self._raised.append(callback)
+
     # --- writing (rules, the access layer) --------------------------------------------------------
     def raise_alarm(self, rule: str, node: str, metric: str, severity: Severity | str,
                     message: Mapping[str, str], value: Value, ts: datetime) -> Alarm:
@@ -215,6 +221,8 @@ class AlarmBook:
             self._save(alarm)
             copy = replace(alarm)
         self._tell(node)
+        for callback in self._raised:
+            callback(copy)
         return copy
 
     def clear_condition(self, rule: str, node: str, ts: datetime) -> Alarm | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from live.bindings import Binding, StatusBinding, TopicTemplate
 from live.state import device_type as type_of
+from live.workorders import Priority
 from twin.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,15 +32,20 @@ SEVERITIES = ("critical", "major", "minor", "warning")
 CONDITIONS = ("above", "below", "outside", "equals", "rate_above_per_min")
 _NUMBER_CONDITIONS = ("above", "below", "outside", "rate_above_per_min")
 _COLOUR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
-_LIVE_KEYS = {"gateway_status", "device_types", "bindings", "rules"}
+_LIVE_KEYS = {"gateway_status", "device_types", "bindings", "rules", "occupancy", "weather"}
+_OCCUPANCY_KEYS = {"metric", "max_age_s"}
+_WEATHER_KEYS = {"device", "wind_speed", "wind_from", "max_age_s"}
+DEFAULT_MAX_AGE_S = 1800.0  #: live counts and weather older than this are not used (history keeps one per 15 min)
 _TYPE_KEYS = {"type", "heartbeat_s", "metrics", "commands"}
 _METRIC_KEYS = {"unit", "kind", "path", "deadband", "keepalive_s", "scale", "colours"}
 _COMMAND_KEYS = {"actions", "timeout_s", "topic", "result_topic"}
 _BINDING_KEYS = {"topic", "node", "metrics", "status"}
-_RULE_KEYS = {"key", "device_type", "node", "metric", *CONDITIONS, "for_s", "severity", "message", "linkage"}
+_RULE_KEYS = {"key", "device_type", "node", "metric", *CONDITIONS, "for_s", "severity", "message", "linkage",
+              "workorder"}
 #: What a rule's alarm opens when clicked, beside flying there: ``isolate`` runs burst isolation
 #: (关阀分析) at the alarmed pipe (a leak detector's host pipe, a network node's pipe).
 LINKAGES = ("isolate",)
+PRIORITIES = tuple(Priority)  #: what a rule's ``workorder`` may name
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,26 @@ class RuleSpec:
     for_s: float = 0.0
     message: dict[str, str] = field(default_factory=dict)  # language → text
     linkage: str | None = None  # one of LINKAGES
+    workorder: str | None = None  # one of PRIORITIES: each alarm opens a work order of that priority
+
+
+@dataclass(frozen=True)
+class OccupancySpec:
+    """``[live.occupancy]``: the metric by which devices count the persons in their host (a space,
+    storey or building); counts older than ``max_age_s`` are not used."""
+
+    metric: str
+    max_age_s: float = DEFAULT_MAX_AGE_S
+
+
+@dataclass(frozen=True)
+class WeatherSpec:
+    """``[live.weather]``: the weather station (a device code or node id) whose wind drives gas plumes."""
+
+    device: str
+    wind_speed: str = "wind_speed_m_s"  # its metric of the wind speed, m/s
+    wind_from: str = "wind_from_deg"  # its metric of where the wind comes from, ° clockwise from north
+    max_age_s: float = DEFAULT_MAX_AGE_S
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,8 @@ class LiveSpec:
     bindings: tuple[Binding | StatusBinding, ...] = ()
     gateway_status: str | None = None  # topic template with {gateway}, e.g. park/gateways/{gateway}/status
     rules: tuple[RuleSpec, ...] = ()
+    occupancy: OccupancySpec | None = None
+    weather: WeatherSpec | None = None
 
     def heartbeat_s(self) -> dict[str, float]:
         """``{device type: seconds}`` for the types that go stale (the form :class:`live.state.State` takes)."""
@@ -143,7 +171,43 @@ def read_live(r: _Reader, data: dict[str, Any]) -> LiveSpec:
     keys = [s.key for s in rules]
     for key in sorted({k for k in keys if keys.count(k) > 1}):
         r.problem("live.rules", f"key {key!r} is used twice")
-    return LiveSpec(types, tuple(bindings), gateway_status, tuple(rules))
+    return LiveSpec(types, tuple(bindings), gateway_status, tuple(rules), _occupancy(r, live, known),
+                    _weather(r, live))
+
+
+def _occupancy(r: _Reader, live: dict, types: dict[str, DeviceType] | None) -> OccupancySpec | None:
+    """``[live.occupancy]``: its metric must be a number some device type declares."""
+    if "occupancy" not in live:
+        return None
+    where = "live.occupancy."
+    if not isinstance(live["occupancy"], dict):
+        r.problem("live.occupancy", "must be a table ([live.occupancy])")
+        return None
+    t = live["occupancy"]
+    r.unknown(t, _OCCUPANCY_KEYS, where)
+    metric = r.text(t, "metric", where, required=True)
+    max_age_s = _at_least(r, t, "max_age_s", where, 0.0, strict=True, default=DEFAULT_MAX_AGE_S)
+    if metric is not None and types is not None and not any(
+            metric in d.metrics and d.metrics[metric].kind == "number" for d in types.values()):
+        r.problem(f"{where}metric", f"no device type declares a number metric {metric!r}")
+        return None
+    return OccupancySpec(metric, max_age_s) if metric is not None and max_age_s is not None else None
+
+
+def _weather(r: _Reader, live: dict) -> WeatherSpec | None:
+    """``[live.weather]``: the station's device; its metrics are checked against the park."""
+    if "weather" not in live:
+        return None
+    where = "live.weather."
+    if not isinstance(live["weather"], dict):
+        r.problem("live.weather", "must be a table ([live.weather])")
+        return None
+    t = live["weather"]
+    r.unknown(t, _WEATHER_KEYS, where)
+    device = r.text(t, "device", where, required=True)
+    names = {key: r.text(t, key, where) or getattr(WeatherSpec, key) for key in ("wind_speed", "wind_from")}
+    max_age_s = _at_least(r, t, "max_age_s", where, 0.0, strict=True, default=DEFAULT_MAX_AGE_S)
+    return WeatherSpec(device, **names, max_age_s=max_age_s) if device is not None and max_age_s is not None else None
 
 
 def _tables(r: _Reader, live: dict, key: str) -> list[tuple[str, dict]]:
@@ -398,6 +462,9 @@ def _rule(r: _Reader, where: str, t: dict, types: dict[str, DeviceType] | None) 
     linkage = r.text(t, "linkage", where)
     if linkage is not None and linkage not in LINKAGES:
         r.problem(f"{where}linkage", f"unknown linkage {linkage!r} (one of {', '.join(LINKAGES)})")
+    workorder = r.text(t, "workorder", where)
+    if workorder is not None and workorder not in PRIORITIES:
+        r.problem(f"{where}workorder", f"unknown priority {workorder!r} (one of {', '.join(PRIORITIES)})")
     if device_type is not None and metric is not None and types is not None:
         declared = types.get(device_type)
         if declared is None:
@@ -414,7 +481,7 @@ def _rule(r: _Reader, where: str, t: dict, types: dict[str, DeviceType] | None) 
     if isinstance(equals, int) and not isinstance(equals, bool):
         equals = float(equals)
     return RuleSpec(key, metric, severity, device_type, node, above, below, outside, equals, rate, for_s,
-                    dict(message), linkage)
+                    dict(message), linkage, workorder)
 
 
 # --- checking against the park -----------------------------------------------------------------
@@ -444,4 +511,23 @@ def live_problems(spec: LiveSpec, park: Park, file: str | os.PathLike = "scene.t
                             f"(known: {', '.join(declared.metrics) or 'none'})")
         elif why := _condition_fits(metric.kind, condition, getattr(rule, condition)):
             problems.append(f"{where}.{condition}: {why}")
-    return problems
+    return problems + _weather_problems(spec, park, file)
+
+
+def weather_station(spec: WeatherSpec, park: Park) -> str | None:
+    """The station's node id (its ``device`` is a node id or a device code), None when not in the park."""
+    return next((key for key in (spec.device, f"dev:{spec.device}") if key in park), None)
+
+
+def _weather_problems(spec: LiveSpec, park: Park, file: str | os.PathLike) -> list[str]:
+    """The weather station must be in the park, and its type must declare the wind metrics."""
+    if spec.weather is None:
+        return []
+    where = f"{file}: live.weather"
+    node = weather_station(spec.weather, park)
+    if node is None:
+        return [f"{where}.device: no device {spec.weather.device!r} in the park"]
+    declared = spec.device_types.get(type_of(park.get(node)) or "")
+    return [f"{where}.{key}: {type_of(park.get(node))} declares no metric {name!r}"
+            for key, name in (("wind_speed", spec.weather.wind_speed), ("wind_from", spec.weather.wind_from))
+            if declared is None or name not in declared.metrics]

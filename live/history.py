@@ -68,6 +68,9 @@ _BUCKETS = """
 SELECT CAST(avg(t) AS INTEGER), avg(v), max(t), v, count(*) = sum(typeof(v) = 'real')
 FROM sample WHERE series = ? AND t >= ? AND t <= ? GROUP BY min((t - ?) / ?, ?) ORDER BY 1"""
 _BEFORE = "SELECT v FROM sample WHERE series = ? AND t < ? ORDER BY t DESC LIMIT 1"
+_LATEST = """
+SELECT series.node, s.t, s.v FROM series JOIN sample AS s ON s.series = series.id
+WHERE series.metric = ? AND s.t >= ? AND s.t = (SELECT max(t) FROM sample WHERE series = series.id)"""
 _EXPORT = """
 SELECT s.t, series.node, series.metric, s.v FROM sample AS s JOIN series ON series.id = s.series
 WHERE series.node IN ({marks}) AND s.t >= ? AND s.t <= ? ORDER BY s.t, series.node, series.metric"""
@@ -83,6 +86,9 @@ class History(Protocol):
                max_points: int = 500) -> list[tuple[datetime, Value]]:
         """(time, value) pairs for a chart: the value holding at ``start``, then at most
         ``max_points`` downsampled points up to ``end``."""
+
+    def latest(self, metric: str, since: datetime) -> dict[str, tuple[Value, datetime]]:
+        """Every node's last value of ``metric``, when written at ``since`` or later: node → (value, time)."""
 
     def export_csv(self, node_ids: Iterable[str], start: datetime, end: datetime, out: TextIO) -> int:
         """Write every stored row of these nodes as ``ts,node,metric,value``; return the row count."""
@@ -323,6 +329,12 @@ class SqliteHistory:
         for mean_t, mean_v, last_t, last_v, numbers in buckets:
             points.append((from_ms(mean_t), mean_v) if numbers else (from_ms(last_t), _stored(last_v)))
         return points
+
+    def latest(self, metric: str, since: datetime) -> dict[str, tuple[Value, datetime]]:
+        """Every node's last value of ``metric``, when written at ``since`` or later: node → (value, time)."""
+        with self._read_lock:
+            rows = self._reader.execute(_LATEST, (metric, to_ms(since))).fetchall()
+        return {node: (_stored(v), from_ms(t)) for node, t, v in rows}
 
     def export_csv(self, node_ids: Iterable[str], start: datetime, end: datetime, out: TextIO) -> int:
         """Write a header and every row of these nodes from ``start`` to ``end`` (inclusive) as

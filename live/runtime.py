@@ -1,5 +1,6 @@
 """Everything live for one served park (design decisions 7, 8 and 10): the broker, ingest, state,
-alarm rules, history, commands and, for the demo, the simulator.
+alarm rules, history, commands, work orders (opened by rules and inspection plans) and, for the demo,
+the simulator.
 
 With no broker given, :class:`Live` starts a private Mosquitto on a free port (persistence on) and,
 given the scene to simulate, the simulator, so the demo runs exactly the path a real deployment
@@ -25,9 +26,11 @@ from live.config import LiveSpec
 from live.commands import Commander
 from live.history import SqliteHistory, policy_from
 from live.ingest import Ingest
+from live.inspections import InspectionSpec, run_inspections
 from live.simulator import Simulator, SpeedClock
 from live.rules import Rules
 from live.state import State
+from live.workorders import WorkOrderBook, open_on_alarm
 from twin.park import Park
 from twin.scene import Scene
 from twin.web.access import data_dir
@@ -35,6 +38,7 @@ from twin.web.access import data_dir
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0  #: how often stale devices expire and duration rules are checked
+INSPECT_EVERY_TICKS = 60  #: how many ticks between looks for inspection rounds due
 READY_TIMEOUT_S = 10.0
 EVENTS_PER_HOUR = 6.0  #: the demo's simulated alarms and drop-outs per simulated hour
 
@@ -58,7 +62,8 @@ class Live:
     """The live side of one park, started and stopped as one (``with Live(...) as live``)."""
 
     def __init__(self, park: Park, spec: LiveSpec, broker_url: str | None = None, simulated: Scene | None = None,
-                 speed: float = 1.0, folder: Path | None = None, clock: Clock | None = None):
+                 speed: float = 1.0, folder: Path | None = None, clock: Clock | None = None,
+                 inspections: tuple[InspectionSpec, ...] = ()):
         self.park, self.spec = park, spec
         # simulated time runs ``speed`` times faster; state, rules and history read it too
         self.clock = clock or (SpeedClock(SystemClock(), speed) if speed != 1 else SystemClock())
@@ -70,6 +75,9 @@ class Live:
         self.alarms = AlarmBook(self.folder / "alarms.sqlite", self.clock)
         self.rules = Rules(self.spec.rules, park, self.state, self.alarms, self.clock)
         self.history = SqliteHistory(self.folder / "history.sqlite", self.clock, policy_from(self.spec, park))
+        self.workorders = WorkOrderBook(self.folder / "workorders.sqlite", self.clock)
+        open_on_alarm(self.workorders, self.alarms, {r.key: r.workorder for r in spec.rules if r.workorder})
+        self.inspections = inspections
         self._broker_url = broker_url
         self.ingest: Ingest | None = None
         self.commander: Commander | None = None
@@ -107,17 +115,25 @@ class Live:
             self.commander = Commander(self.url, commands, self.park, self.clock).start()
         if self.simulated is not None:
             self.simulator = Simulator(self.simulated, self.url, clock=self.clock,
-                                       events_per_hour=EVENTS_PER_HOUR).start()
+                                       events_per_hour=EVENTS_PER_HOUR, park=self.park).start()
         self._ticker.start()
         return self
 
     def _tick(self) -> None:
+        ticks = 0
         while not self._stop.wait(TICK_S):
             try:
                 self.state.expire()
                 self.rules.tick()
+                if ticks % INSPECT_EVERY_TICKS == 0:
+                    self.inspect()
             except Exception:  # the ticker must outlive any one bad rule
                 log.exception("live tick failed")
+            ticks += 1
+
+    def inspect(self) -> None:
+        """Open the work orders of the inspection rounds due now (the ticker does, once a minute)."""
+        run_inspections(self.workorders, self.inspections, self.clock.now())
 
     def stop(self) -> None:
         """Stop everything this started, newest first; the broker last (it saves its persistence)."""
@@ -126,6 +142,7 @@ class Live:
             if part is not None:
                 part.stop()
         self.history.close()
+        self.workorders.close()
         if self.broker is not None:
             self.broker.stop()
 

@@ -7,7 +7,9 @@ temperature, humidity, CO2 and occupancy; a building's hourly electricity by wee
 local solar time, with per-room offsets and noise; meters integrate their power. Now and then (a
 rate per simulated hour) a smoke detector fires for a few minutes, a room overheats, a water main
 leaks, a manhole cover opens, a lift faults, a device goes offline or a gateway drops without a DISCONNECT and comes back.
-Street lights and door locks obey commands on ``park/<code>/command``.
+People counters count what their room's floor area holds as occupied as rooms are at that hour; the
+weather station's wind drifts slowly around the park's prevailing south-easterly and its air
+temperature follows the day. Street lights and door locks obey commands on ``park/<code>/command``.
 
 Simulated time runs ``speed`` times the injected clock from ``start``: with ``speed=60`` an hour
 passes per minute.
@@ -67,11 +69,16 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "camera": ("recording",), "access_door": ("locked", "open"), "street_light": ("on", "power_w"),
     "charging_pile": ("charging", "power_kw"), "parking_sensor": ("occupied",),
     "manhole_cover": ("open", "tilt_deg"), "lift": ("floor", "running", "fault"),
-    "leak_detector": ("leak", "noise_db"),
+    "leak_detector": ("leak", "noise_db"), "people_counter": ("people",),
+    "weather_station": ("wind_speed_m_s", "wind_from_deg", "air_temperature_c"),
 }
 #: Commands per device type when the scene declares none.
 DEFAULT_ACTIONS: dict[str, tuple[str, ...]] = {"street_light": ("on", "off"),
                                                "access_door": ("lock", "unlock")}
+PERSON_AREA_M2 = 8.0  #: floor area per person of a fully occupied room (people counters' capacity)
+DEFAULT_CAPACITY_PERSONS = 10.0  #: a people counter's capacity when its room's floor area is unknown
+WIND_SPEED_RANGE_M_S = (0.3, 12.0)  #: reported wind speeds are clipped to this
+AIR_TEMPERATURE_C = (12.0, 22.0)  #: the day's low (at 03:00) and high (at 15:00)
 
 
 def iso(at: datetime) -> str:
@@ -154,6 +161,7 @@ class SimDevice:
     overrides: dict[str, Value] = field(default_factory=dict)  # by events
     online: bool = True
     last_at: datetime | None = None
+    area_m2: float | None = None  # floor area of the host space, where known (people counters)
     command_template: str = COMMAND_TOPIC
     result_template: str = RESULT_TOPIC
 
@@ -174,8 +182,9 @@ def _gateway_of(values: dict[str, Any]) -> str:
     return f"GW-{parts[0]}-{parts[1]}" if len(parts) >= 2 else SITE_GATEWAY
 
 
-def read_devices(scene: Any, seed: int = 0) -> list[SimDevice]:
-    """The scene registry's devices with the metrics of their type (``scene.live`` where declared)."""
+def read_devices(scene: Any, seed: int = 0, park: Any = None) -> list[SimDevice]:
+    """The scene registry's devices with the metrics of their type (``scene.live`` where declared);
+    people counters know their room's floor area (see :func:`floor_areas_m2`)."""
     from twin.devices import _clean, _rows
 
     if getattr(scene, "devices", None) is None:
@@ -201,7 +210,55 @@ def read_devices(scene: Any, seed: int = 0) -> list[SimDevice]:
         if commands:
             device.command_template, device.result_template = commands.topic, commands.result_topic
         devices.append(device)
+    counters = [d for d in devices if _counts_people(d)]
+    areas = floor_areas_m2(scene, park, {d.room for d in counters})
+    for device in counters:
+        device.area_m2 = areas.get(device.room)
     return devices
+
+
+def _counts_people(device: SimDevice) -> bool:
+    """A people counter, or any device that reports ``people`` (sized by its host's floor area)."""
+    return device.type == "people_counter" or "people" in device.paths
+
+
+def floor_areas_m2(scene: Any, park: Any, hosts: set[str]) -> dict[str, float]:
+    """Floor areas (m²) of those ``hosts`` that have one: the space's IFC quantities (or lease) in the
+    built ``park`` when given, else the area of its record in the scene's leases."""
+    areas = _lease_areas_m2(getattr(scene, "leases", None))
+    if park is not None:
+        areas.update({host: area for host in hosts if host in park and (area := _space_area_m2(park.get(host)))})
+    return {host: areas[host] for host in hosts if host in areas}
+
+
+def _space_area_m2(node: Any) -> float | None:
+    """A space node's net (else gross) floor area from its quantities, else its lease record's."""
+    properties = node.properties
+    quantities = properties.get("Qto_SpaceBaseQuantities", {})
+    area = quantities.get("NetFloorArea") or quantities.get("GrossFloorArea") or properties.get(
+        "lease", {}).get("area_m2")
+    return float(area) if isinstance(area, (int, float)) and math.isfinite(area) and area > 0 else None
+
+
+def _lease_areas_m2(path: Path | None) -> dict[str, float]:
+    """``space → area_m2`` of a leases file (rows without a usable area are left out)."""
+    if path is None or not Path(path).is_file():
+        return {}
+    areas = {}
+    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                area = float(row.get("area_m2") or "nan")
+            except ValueError:
+                continue
+            if math.isfinite(area) and area > 0 and row.get("space"):
+                areas[row["space"].strip()] = area
+    return areas
+
+
+def capacity_persons(area_m2: float | None) -> float:
+    """How many people a room holds when fully occupied: one per :data:`PERSON_AREA_M2`."""
+    return area_m2 / PERSON_AREA_M2 if area_m2 else DEFAULT_CAPACITY_PERSONS
 
 
 def _put(payload: dict[str, Any], path: str, value: Value) -> None:
@@ -213,6 +270,27 @@ def _put(payload: dict[str, Any], path: str, value: Value) -> None:
 
 
 # --- the value model -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Drift:
+    """A slow random walk that keeps returning to ``mean`` (an Ornstein–Uhlenbeck process): about
+    ``sd`` away from it, forgetting where it was over ``tau_s``; stepped exactly over any interval."""
+    mean: float
+    sd: float
+    tau_s: float
+
+    def step(self, value: float | None, dt_s: float, rng: random.Random) -> float:
+        """The value ``dt_s`` after ``value`` (None: a first value, drawn around the mean)."""
+        if value is None:
+            return self.mean + rng.gauss(0, self.sd)
+        keep = math.exp(-max(dt_s, 0.0) / self.tau_s)
+        return self.mean + (value - self.mean) * keep + rng.gauss(0, self.sd * math.sqrt(1 - keep * keep))
+
+
+#: The park's wind: 2.5 m/s on average, prevailing from the south-east (135°).
+WIND_SPEED_M_S = Drift(2.5, 1.0, 3 * 3600.0)
+WIND_FROM_DEG = Drift(135.0, 30.0, 6 * 3600.0)
+
+
 class Model:
     """Readings of the devices at a simulated time: profiles, per-room offsets, state, noise."""
 
@@ -226,14 +304,16 @@ class Model:
             "pressure_sensor": self._pressure, "level_sensor": self._level, "camera": self._camera,
             "access_door": self._door, "street_light": self._light, "charging_pile": self._pile,
             "parking_sensor": self._parking, "manhole_cover": self._manhole, "lift": self._lift,
-            "leak_detector": self._leak}
+            "leak_detector": self._leak, "people_counter": self._people, "weather_station": self._weather}
         self._by_metric = {"temperature": self._room, "humidity": self._room, "co2": self._room,
                            "pm25": self._room, "occupancy": self._room, "smoke": self._smoke,
                            "energy_kwh": self._energy, "volume_m3": self._water,
                            "flow_m3h": self._flow, "pressure_kpa": self._pressure,
                            "level_m": self._level, "recording": self._camera, "locked": self._door,
                            "occupied": self._parking, "charging": self._pile, "tilt_deg": self._manhole,
-                           "leak": self._leak, "noise_db": self._leak}
+                           "leak": self._leak, "noise_db": self._leak, "people": self._people,
+                           "wind_speed_m_s": self._weather, "wind_from_deg": self._weather,
+                           "air_temperature_c": self._weather}
 
     def local(self, at: datetime) -> datetime:
         """The park's local solar time (naive) at a UTC time."""
@@ -280,6 +360,28 @@ class Model:
                 "co2": round(co2 + d.rng.gauss(0, 8.0)),
                 "pm25": round(max(o["pm25"] * (1 + 0.6 * occupancy) + d.rng.gauss(0, 1.0), 1.0), 1),
                 "occupancy": d.rng.random() < occupancy}
+
+    def _people(self, d: SimDevice, local: datetime, dt_s: float) -> dict[str, Value]:
+        """Persons in the counter's room: its capacity × how occupied the room profile is at this time
+        (shifted as the room's other sensors are) × the counter's own factor, ±10 %; never negative."""
+        o = self._room_offsets(d.room)
+        share = self.profiles.room_value("occupancy", local + timedelta(minutes=o["shift_min"]))
+        factor = d.state.setdefault("people_factor", d.rng.uniform(0.6, 1.1))
+        expected = capacity_persons(d.area_m2) * share * factor
+        return {"people": max(round(expected * (1 + d.rng.gauss(0, 0.1))), 0)}
+
+    def _weather(self, d: SimDevice, local: datetime, dt_s: float) -> dict[str, Value]:
+        """Wind speed and direction drifting slowly around the prevailing wind; the air temperature
+        follows the day, coolest at 03:00 and warmest at 15:00."""
+        for key, drift in (("wind_speed_m_s", WIND_SPEED_M_S), ("wind_from_deg", WIND_FROM_DEG)):
+            d.state[key] = drift.step(d.state.get(key), dt_s, d.rng)
+        low_c, high_c = AIR_TEMPERATURE_C
+        hour = local.hour + local.minute / 60 + local.second / 3600
+        air_c = (low_c + high_c) / 2 + (high_c - low_c) / 2 * math.sin(2 * math.pi * (hour - 9) / 24)
+        return {"wind_speed_m_s": round(min(max(d.state["wind_speed_m_s"], WIND_SPEED_RANGE_M_S[0]),
+                                            WIND_SPEED_RANGE_M_S[1]), 2),
+                "wind_from_deg": round(d.state["wind_from_deg"] % 360.0, 1),
+                "air_temperature_c": round(air_c + d.rng.gauss(0, 0.05), 2)}
 
     def _smoke(self, d: SimDevice, local: datetime, dt_s: float) -> dict[str, Value]:
         return {"smoke": False}
@@ -444,12 +546,14 @@ class Simulator:
     ``event_kinds`` (smoke, overheating, a manhole cover opened, a lift fault, a device offline, a
     gateway dropped); 0 for none.
     ``utc_offset_h`` (default: the scene origin's solar zone) sets the park's local time of day.
+    ``park`` (the built park, optional) gives people counters their room's floor area; without it
+    the scene's lease records do, else a counter's room holds :data:`DEFAULT_CAPACITY_PERSONS`.
     """
 
     def __init__(self, scene: Any, url: str, speed: float = 1.0, period_s: float = 60.0, seed: int = 0,
                  clock: Clock | None = None, start: datetime | None = None,
                  events_per_hour: float = 0.0, event_kinds: tuple[str, ...] = EVENT_KINDS,
-                 utc_offset_h: float | None = None, profiles: Profiles | None = None):
+                 utc_offset_h: float | None = None, profiles: Profiles | None = None, park: Any = None):
         if not (math.isfinite(period_s) and period_s > 0):
             raise InputError(f"simulator period_s {period_s!r}: must be a positive number of seconds")
         if not (math.isfinite(events_per_hour) and events_per_hour >= 0):
@@ -463,7 +567,7 @@ class Simulator:
         self.clock = SpeedClock(clock or SystemClock(), speed, start)
         self.speed, self.period_s, self.events_per_hour = speed, period_s, events_per_hour
         self.event_kinds = tuple(event_kinds)
-        self.devices = {d.code: d for d in read_devices(scene, seed)}
+        self.devices = {d.code: d for d in read_devices(scene, seed, park)}
         self.model = Model(profiles or Profiles.read(), _utc_offset(scene) if utc_offset_h is None
                            else utc_offset_h, seed)
         live = getattr(scene, "live", None)

@@ -67,6 +67,8 @@ CATALOGUE: dict[str, Entry] = {
     "flow_sensor": Entry(procedural.flow_sensor, (60, 200, 230), "point"),
     "level_sensor": Entry(procedural.level_sensor, (20, 140, 140), "point"),
     "leak_detector": Entry(procedural.leak_detector, (255, 120, 40), "point"),
+    "people_counter": Entry(procedural.people_counter, (0, 230, 118), "ceiling"),
+    "weather_station": Entry(procedural.weather_station, (176, 190, 197), "point"),
 }
 GENERIC = Entry(procedural.generic, (240, 100, 240), "point", on_pole=True)
 DEVICE_TYPES: tuple[str, ...] = tuple(CATALOGUE)

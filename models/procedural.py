@@ -50,6 +50,12 @@ def humidity_sensor() -> trimesh.Trimesh:
     return join(rod(0.04, (0, 0, 0), (0, 0, -0.025)), rod(0.03, (0, 0, -0.025), (0, 0, -0.07), 8), drop)
 
 
+def people_counter() -> trimesh.Trimesh:
+    """A ceiling TOF counter: a flat 20 × 8 cm bar with its two lenses below."""
+    return join(box_at((0.2, 0.08, 0.03), (0, 0, -0.015)), rod(0.015, (-0.04, 0, -0.03), (-0.04, 0, -0.045), 8),
+                rod(0.015, (0.04, 0, -0.03), (0.04, 0, -0.045), 8))
+
+
 def air_quality_sensor() -> trimesh.Trimesh:
     """A 15 cm ceiling puck with a vented drum below it."""
     return join(box_at((0.15, 0.15, 0.04), (0, 0, -0.02)), rod(0.045, (0, 0, -0.04), (0, 0, -0.08), 8))
@@ -131,6 +137,13 @@ def level_sensor() -> trimesh.Trimesh:
     horn = cone(0.07, 0.12, sections=10, transform=trimesh.transformations.translation_matrix((0.5, 0, 0.74)))
     return join(rod(0.03, (0, 0, 0), (0, 0, 1.0), 6), box_at((0.5, 0.04, 0.04), (0.25, 0, 1.0)),
                  rod(0.05, (0.5, 0, 0.98), (0.5, 0, 0.86), 10), horn)
+
+
+def weather_station() -> trimesh.Trimesh:
+    """A 2 m mast with an ultrasonic head: a disc on three arms and a cap."""
+    return join(rod(0.025, (0, 0, 0), (0, 0, 2.0), 8), rod(0.08, (0, 0, 2.0), (0, 0, 2.04), 10),
+                *(rod(0.006, (0.07 * c, 0.07 * s, 2.04), (0.07 * c, 0.07 * s, 2.16), 4)
+                  for c, s in ((1, 0), (-0.5, 0.866), (-0.5, -0.866))), rod(0.08, (0, 0, 2.16), (0, 0, 2.2), 10))
 
 
 def generic() -> trimesh.Trimesh:

@@ -21,14 +21,15 @@ from twin.generate_park import write_park
 SEED = 7
 REQUIRED_TYPES = {"temperature_sensor", "humidity_sensor", "air_quality_sensor", "smoke_detector", "energy_meter",
                   "water_meter", "camera", "access_door", "lift", "parking_sensor", "street_light", "charging_pile",
-                  "manhole_cover", "pressure_sensor", "flow_sensor"}
+                  "manhole_cover", "pressure_sensor", "flow_sensor", "people_counter", "weather_station"}
 FORMAT_COLUMNS = ["code", "name", "type", "model", "host", "lon", "lat", "height_m", "status", "importance",
                   "description", "heading_deg", "tilt_deg", "hfov_deg", "range_m"]
 #: Plausible mounting heights above ground (m) of outdoor devices, by type.
 HEIGHTS_M = {"street_light": (6.0, 12.0), "camera": (2.5, 12.0), "parking_sensor": (0.0, 0.0),
              "charging_pile": (0.0, 0.0), "manhole_cover": (0.0, 0.0), "access_door": (1.0, 3.0),
              "pressure_sensor": (-3.0, 1.0), "flow_sensor": (-3.0, 1.0), "level_sensor": (0.0, 0.0),
-             "leak_detector": (-3.0, 0.0)}
+             "leak_detector": (-3.0, 0.0), "people_counter": (2.0, 3.0),
+             "weather_station": (5.0, 40.0)}  # above its building's ground floor: on the roof
 PRESSURISED = ("water", "gas", "heat")
 GRAVITY = ("rain", "sewage")
 DUCTS = ("power", "telecom")
@@ -152,7 +153,7 @@ def test_every_device_host_and_parent_exists(park):
     ifc = ifc_ids(park)
     rows = devices(park)
     codes = {d["code"] for d in rows}
-    in_room = {"temperature_sensor", "humidity_sensor", "air_quality_sensor", "smoke_detector"}
+    in_room = {"temperature_sensor", "humidity_sensor", "air_quality_sensor", "smoke_detector", "people_counter"}
     for d in rows:
         host = d["host"]
         assert host or d["lon"], d["code"]
@@ -179,6 +180,64 @@ def test_devices_cover_the_park(park):
     meters = {d["code"]: d for d in rows if d["type"] in ("energy_meter", "water_meter")}
     assert all(not m["parent"] or meters[m["parent"]]["type"] == m["type"] for m in meters.values())
     assert any(m["description"].startswith("租户") for m in meters.values())  # tenant sub-meters
+
+
+@cache
+def spaces(folder: Path) -> dict[str, tuple[str, str, str]]:
+    """``ifc:<key>:<GlobalId>`` of every IfcSpace → (building key, storey name, Chinese room kind)."""
+    found = {}
+    for source in scene(folder)["ifc"]:
+        model = ifcopenshell.open(str(folder / source["path"]))
+        for space in model.by_type("IfcSpace"):
+            found[f"ifc:{source['key']}:{space.GlobalId}"] = (
+                source["key"], space.Decomposes[0].RelatingObject.Name, space.LongName.split()[0])
+    return found
+
+
+def test_people_are_counted_in_every_occupied_room_and_at_each_main_entrance(park):
+    counters = [d for d in devices(park) if d["type"] == "people_counter"]
+    counted = [spaces(park)[d["host"]] for d in counters]
+    occupied = [room for room in spaces(park).values() if room[2] in ("开放办公区", "会议室", "经理室")]
+    assert sorted(room for room in counted if room[2] != "门厅") == sorted(occupied)
+    lobbies = [room for room in counted if room[2] == "门厅"]
+    assert sorted(lobbies) == [(key, "1F", "门厅") for key in ("B01", "B02", "B03")]
+    assert all(d["code"].startswith("PC-{}-{}-".format(*spaces(park)[d["host"]][:2])) for d in counters)
+    entrance = [d for d in counters if d["lon"]]
+    assert len(entrance) == 3 and all("主入口" in d["name"] for d in entrance)
+    live = scene(park)["live"]
+    assert live["occupancy"] == {"metric": "people"}
+    (declared,) = [t for t in live["device_types"] if t["type"] == "people_counter"]
+    assert declared["metrics"]["people"]["unit"] == "persons" and declared["heartbeat_s"] == 300.0
+
+
+def test_a_weather_station_on_a_roof_drives_the_plumes(park):
+    (station,) = [d for d in devices(park) if d["type"] == "weather_station"]
+    assert station["code"] == "WS-01" and ifc_ids(park)[station["host"]] == "IfcBuilding"
+    b01 = layer(park, "buildings").set_index("code").loc["B01"]
+    assert b01.height_m < float(station["height_m"]) <= b01.height_m + 5.0  # on a mast above the roof
+    e, n = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(
+        float(station["lon"]), float(station["lat"]))
+    assert b01.geometry.contains(Point(e, n))
+    live = scene(park)["live"]
+    assert live["weather"] == {"device": "WS-01", "wind_speed": "wind_speed_m_s", "wind_from": "wind_from_deg"}
+    (declared,) = [t for t in live["device_types"] if t["type"] == "weather_station"]
+    assert set(declared["metrics"]) == {"wind_speed_m_s", "wind_from_deg", "air_temperature_c"}
+
+
+def test_teams_wait_at_bases_in_the_park_and_the_fire_plan_dispatches_them(park):
+    gis_ids = {f"gis:{entry['key']}:{code}" for entry in scene(park)["layers"]
+               for code in layer(park, entry["key"])[entry["id_field"]]}
+    teams = {team["key"]: team for team in scene(park)["teams"]}
+    assert set(teams) == {"fire-station", "security", "medical", "engineering"}
+    assert {team["kind"] for team in teams.values()} == {"fire", "security", "medical", "engineering"}
+    for team in teams.values():
+        base = team["base"]  # outdoors, or a ground-floor room
+        assert base in gis_ids or spaces(park).get(base, ("", "", ""))[1] == "1F", team["key"]
+    assert spaces(park)[teams["fire-station"]["base"]] == ("B01", "1F", "门厅")
+    assert teams["security"]["base"] == "gis:gates:G1"
+    (fire,) = scene(park)["plans"]
+    dispatched = [(step["at_s"], step["team"]) for step in fire["steps"] if step["action"] == "dispatch"]
+    assert dispatched == [(0.0, "fire-station"), (60.0, "security")]
 
 
 def test_leases_name_real_rooms(park):

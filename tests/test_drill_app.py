@@ -84,7 +84,7 @@ def test_the_panel_offers_runs_plays_and_clears_a_drill(demo, third_floor_office
     assert not any(m["op"] == "style" for m in sent[again:]), "a step sends only the rooms whose state changed"
     panel.clear()
     assert panel.shown == {} and panel.playback is None and panel.card.title == "Evacuation drill"
-    assert {m["op"] for m in sent[-5:]} >= {"points", "paths", "caption", "pin"}
+    assert {m["op"] for m in sent[-6:]} >= {"points", "paths", "zone", "caption", "pin"}
 
 
 def people_pixels(png: bytes) -> int:
@@ -144,4 +144,41 @@ def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, t
     page.get_by_role("button", name="End drill").click()
     wait_for(lambda: viewport.get_attribute("data-points") == "0", what="the people taken away")
     assert not caption.is_visible()
+    page.close()
+
+
+GAS_INLET = "gis:pipes:GS-P0001"  # building 1's gas service pipe, by its east side
+GAS_RGB = np.array([205, 220, 57])
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_gas_leak_outdoors_draws_its_plume_and_evacuates_the_building_it_reaches(browser, server, third_floor_office):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(f"{server.url}/?lang=en")
+    page.wait_for_selector(READY, state="attached", timeout=180_000)
+    pick = """(id) => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
+                        if (m.data && m.data.picked !== undefined) m.data.picked = id; }"""
+    page.evaluate(pick, third_floor_office)  # the card opens on a room …
+    page.locator(".twin-drill-where h4", has_text="Incident here").wait_for(timeout=15_000)
+    page.evaluate(pick, GAS_INLET)  # … then takes a spot outdoors, for a gas leak
+    card = page.locator(".twin-drill-card")
+    card.locator(".twin-drill-where h4", has_text="燃气接入管").wait_for(timeout=15_000)
+    card.locator(".twin-drill-wind", has_text="type the wind in").wait_for(timeout=10_000)  # no live: no station
+    wind_from = card.locator(".bk-input-group", has_text="Wind from").locator("input")
+    wind_from.fill("105")
+    wind_from.press("Enter")
+    page.wait_for_timeout(300)
+    card.get_by_role("button", name="Run drill").click()
+    card.locator(".twin-drill-gas").wait_for(timeout=120_000)
+    assert "from 105°" in card.locator(".twin-drill-gas").inner_text()
+    viewport = page.locator("[data-twin-viewport]")
+    wait_for(lambda: int(viewport.get_attribute("data-zone") or 0) > 0, what="the plume's area drawn")
+    page.wait_for_function("el => el.dataset.flying !== '1'", arg=viewport.element_handle(), timeout=20_000)
+    page.wait_for_timeout(1000)
+    png = page.screenshot(path=str(ARTIFACTS / "drill_gas.png"))
+    image = pixels(png).astype(int)[..., :3]
+    assert (np.abs(image - GAS_RGB).sum(axis=-1) < 120).sum() > 500, "the plume shows over the ground"
+    page.get_by_role("button", name="End drill").click()
+    wait_for(lambda: viewport.get_attribute("data-zone") == "0", what="the plume taken away")
     page.close()

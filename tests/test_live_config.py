@@ -38,7 +38,7 @@ def demo_live() -> LiveSpec:
 def test_the_demo_declares_every_device_type_of_its_registry(demo_live):
     with (DEMO / "devices.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert set(demo_live.device_types) == {row["type"] for row in rows} and len(demo_live.device_types) == 17
+    assert set(demo_live.device_types) == {row["type"] for row in rows} and len(demo_live.device_types) == 19
     assert demo_live.metric("temperature_sensor", "temperature") == MetricSpec(
         "temperature", "°C", "number", "temperature", 0.2, 900.0, (16.0, 32.0), {})
     assert demo_live.metric("smoke_detector", "smoke").colours == {"true": (229, 57, 53), "false": (67, 160, 71)}
@@ -176,6 +176,17 @@ def test_a_scene_without_live_has_an_empty_spec(tmp_path):
     (TYPES + RULE.replace('"hot"', '"too hot"') + 'above = 30\n', "live.rules[0].key: 'too hot': use letters"),
     (TYPES + RULE + 'above = 30\nlinkage = "evacuate"\n',
      "live.rules[0].linkage: unknown linkage 'evacuate' (one of isolate)"),
+    (TYPES + RULE + 'above = 30\nworkorder = "asap"\n',
+     "live.rules[0].workorder: unknown priority 'asap' (one of urgent, high, normal, low)"),
+    (TYPES + '[live.occupancy]\nmetric = "people"\n',
+     "live.occupancy.metric: no device type declares a number metric 'people'"),
+    (TYPES + '[live.occupancy]\nmetric = "smoke"\n',
+     "live.occupancy.metric: no device type declares a number metric 'smoke'"),
+    (TYPES + '[live.occupancy]\nmetric = "temperature"\nmax_age_s = 0\n',
+     "live.occupancy.max_age_s: must be more than 0, not 0"),
+    (TYPES + '[live.occupancy]\nmetric = "temperature"\nmetrics = "x"\n', "live.occupancy.metrics: unknown key"),
+    ('[live]\noccupancy = "people"\n', "live.occupancy: must be a table ([live.occupancy])"),
+    ('[live.weather]\nwind_speed = "v"\n', "live.weather.device: missing"),
 ])
 def test_each_live_problem_is_one_line_naming_file_and_field(tmp_path, text, problem):
     file = scene_with(tmp_path, text)
@@ -233,3 +244,14 @@ def test_twin_check_lists_live_problems_that_need_the_park(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"{file}: live.rules[1].device_type: no device of type 'smoke_detector' in the park"]
+
+
+def test_the_weather_station_is_checked_against_the_park(tmp_path):
+    file = scene_with(tmp_path, TYPES + '[live.weather]\ndevice = "TS-1"\nwind_from = "temperature"\n')
+    live = read_scene(file).live
+    assert live.weather.wind_speed == "wind_speed_m_s" and live.weather.max_age_s == 1800.0
+    assert live_problems(live, small_park(), file) == [
+        f"{file}: live.weather.wind_speed: temperature_sensor declares no metric 'wind_speed_m_s'"]
+    gone = scene_with(tmp_path, TYPES + '[live.weather]\ndevice = "WS-9"\n')
+    assert live_problems(read_scene(gone).live, small_park(), gone) == [
+        f"{gone}: live.weather.device: no device 'WS-9' in the park"]

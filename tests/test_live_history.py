@@ -95,6 +95,17 @@ def test_series_keeps_the_last_boolean_of_each_bucket(history):
     assert history.series("dev:SD-1", "smoke", at(0), at(7199), max_points=2) == [(at(20), False), (at(3700), True)]
 
 
+def test_latest_gives_each_nodes_last_value_of_a_metric_written_since(history):
+    history.record("dev:PC-1", "people", 3.0, at(0))
+    history.record("dev:PC-1", "people", 7.0, at(600))
+    history.record("dev:PC-2", "people", 2.0, at(0))
+    history.record("dev:TS-1", "temperature", 21.0, at(600))
+    history.flush()
+    assert history.latest("people", at(0)) == {"dev:PC-1": (7.0, at(600)), "dev:PC-2": (2.0, at(0))}
+    assert history.latest("people", at(300)) == {"dev:PC-1": (7.0, at(600))}
+    assert history.latest("wind", at(0)) == {}
+
+
 def test_unknown_series_is_empty(history):
     assert history.series("dev:none", "temperature", at(0), at(60)) == []
 

@@ -17,8 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from live.clock import ManualClock
 from live.profiles import derive
-from live.simulator import PROFILES, Profiles, Simulator, SpeedClock, read_devices, simulate
+from live.simulator import (DEFAULT_CAPACITY_PERSONS, PROFILES, Profiles, Simulator, SpeedClock, floor_areas_m2,
+                            read_devices, simulate)
 from twin.errors import InputError
+from twin.park import ROOT_ID, Node, Park, PropertySet
 from twin.scene import read_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ path = "devices.csv"
 TINY_LIVE = """
 [live]
 [[live.device_types]]
-type = "weather_station"
+type = "anemometer"
 [live.device_types.metrics.wind_ms]
 scale = [0.0, 12.0]
 [live.device_types.metrics.t]
@@ -49,12 +51,13 @@ actions = ["reset"]
 """
 TINY_DEVICES = [("TS-SIM-1", "temperature_sensor", "GW-SIM-A"), ("SD-SIM-1", "smoke_detector", "GW-SIM-A"),
                 ("EM-SIM-1", "energy_meter", "GW-SIM-B"), ("SL-SIM-1", "street_light", "GW-SIM-B"),
-                ("AC-SIM-1", "access_door", "GW-SIM-B"), ("WS-SIM-1", "weather_station", "GW-SIM-B"),
-                ("MC-SIM-1", "manhole_cover", "GW-SIM-A"), ("LIFT-SIM-1", "lift", "GW-SIM-A")]
+                ("AC-SIM-1", "access_door", "GW-SIM-B"), ("WS-SIM-1", "anemometer", "GW-SIM-B"),
+                ("MC-SIM-1", "manhole_cover", "GW-SIM-A"), ("LIFT-SIM-1", "lift", "GW-SIM-A"),
+                ("PC-SIM-1", "people_counter", "GW-SIM-A"), ("WX-SIM-1", "weather_station", "GW-SIM-B")]
 
 
 def tiny_scene(folder: Path, live: str = "") -> Path:
-    """A scene of eight devices on two gateways, placed by lon/lat."""
+    """A scene of ten devices on two gateways, placed by lon/lat."""
     with (folder / "devices.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["code", "name", "type", "lon", "lat", "gateway"])
@@ -220,6 +223,92 @@ def test_demo_day_warmer_than_night_and_meters_follow_the_load(demo_scene):
     assert lights[2.0] and lights[22.0] and not lights[12.0]
 
 
+ROOMS_M2 = {"space-office": 96.0, "space-meeting": 24.0}  # leased rooms; "space-lobby" has no lease
+
+
+def counted_scene(folder: Path) -> Path:
+    """A scene of people counters in three rooms (two with a lease that gives their area) and a weather
+    station, no ``[live]``."""
+    (folder / "leases.csv").write_text("space,status,area_m2,rent_cny_per_m2_day,tenant\n" + "".join(
+        f"{space},vacant,{area},5.0,\n" for space, area in ROOMS_M2.items()), encoding="utf-8")
+    rows = [("PC-OFFICE", "people_counter", "space-office"), ("PC-MEETING", "people_counter", "space-meeting"),
+            ("PC-LOBBY", "people_counter", "space-lobby"), ("TS-OFFICE", "temperature_sensor", "space-office"),
+            ("WS-01", "weather_station", "building")]
+    (folder / "devices.csv").write_text("code,name,type,host,gateway\n" + "".join(
+        f"{code},{code},{kind},{host},GW-1\n" for code, kind, host in rows), encoding="utf-8")
+    (folder / "scene.toml").write_text(TINY_SCENE + '\n[leases]\npath = "leases.csv"\n', encoding="utf-8")
+    return folder
+
+
+def test_people_counters_know_their_room_area_from_the_leases_or_the_park(tmp_path):
+    scene = read_scene(counted_scene(tmp_path))
+    devices = {d.code: d for d in read_devices(scene)}
+    assert devices["PC-OFFICE"].paths == {"people": "people"}  # the default vocabulary, no [live]
+    assert (devices["PC-OFFICE"].area_m2, devices["PC-MEETING"].area_m2, devices["PC-LOBBY"].area_m2) == (
+        96.0, 24.0, None)
+    assert devices["TS-OFFICE"].area_m2 is None  # only counters are sized
+    park = Park("p", (0.0, 0.0, 0.0), "EPSG:4549")
+    park.add(Node("space-lobby", "space", "门厅", parent=ROOT_ID, bounds_m=(0, 0, 0, 8, 6, 3.4),
+                  properties_loader=PropertySet("Qto_SpaceBaseQuantities", {"NetFloorArea": 44.5})))
+    park.add(Node("space-office", "space", "开放办公区", parent=ROOT_ID, bounds_m=(8, 0, 0, 20, 8, 3.4)))
+    assert floor_areas_m2(scene, park, {"space-lobby", "space-office", "elsewhere"}) == {
+        "space-lobby": 44.5, "space-office": 96.0}  # the IFC quantity, else the lease
+    assert {d.code: d.area_m2 for d in read_devices(scene, park=park) if d.type == "people_counter"} == {
+        "PC-OFFICE": 96.0, "PC-MEETING": 24.0, "PC-LOBBY": 44.5}
+
+
+def test_people_counts_follow_the_occupancy_profile(tmp_path):
+    scene = read_scene(counted_scene(tmp_path))
+    counters = ("PC-OFFICE", "PC-MEETING", "PC-LOBBY")
+    days: dict[str, dict[str, list[int]]] = {}
+    for seed in range(8):
+        clock = ManualClock(MONDAY_MIDNIGHT)
+        sim = Simulator(scene, "mqtt://127.0.0.1:1", clock=clock, seed=seed)
+        for step in range(7 * 24 * 4):  # a week, every 15 minutes
+            at = clock.now() + timedelta(hours=8)  # the park's local time
+            slot = "weekend" if at.weekday() >= 5 else f"{at.hour:02d}:{at.minute:02d}"
+            for code in counters:
+                days.setdefault(slot, {}).setdefault(code, []).append(sim.reading(code)["people"])
+            clock.advance(15 * 60)
+    everything = [n for slot in days.values() for counts in slot.values() for n in counts]
+    assert all(isinstance(n, int) and n >= 0 for n in everything)
+    assert all(n == 0 for code in counters for n in days["03:00"][code]), "nobody at 03:00 on a weekday"
+    assert all(n == 0 for code in counters for n in days["weekend"][code]), "nobody at the weekend"
+    office, meeting = days["11:00"]["PC-OFFICE"], days["11:00"]["PC-MEETING"]
+    assert all(n > 0 for n in office), "a big room is occupied at 11:00 on a weekday"
+    assert max(office) <= round(96.0 / 8 * 1.1 * 1.4) and statistics.fmean(office) > 6  # 12 persons × 0.6–1.1
+    assert max(meeting) <= 5 and statistics.fmean(meeting) < statistics.fmean(office) / 2
+    lobby = days["11:00"]["PC-LOBBY"]  # no area known: the default capacity
+    assert 0.5 * DEFAULT_CAPACITY_PERSONS <= statistics.fmean(lobby) <= 1.2 * DEFAULT_CAPACITY_PERSONS
+
+
+def test_the_weather_station_drifts_slowly_around_the_prevailing_wind(tmp_path):
+    scene = read_scene(counted_scene(tmp_path))
+
+    def series(seed: int, minutes: int) -> list[dict]:
+        clock = ManualClock(MONDAY_MIDNIGHT)
+        sim = Simulator(scene, "mqtt://127.0.0.1:1", clock=clock, seed=seed)
+        readings = []
+        for _ in range(minutes):
+            readings.append(sim.reading("WS-01"))
+            clock.advance(60)
+        return readings
+
+    week = series(4, 7 * 24 * 60)
+    assert series(4, 30) == week[:30] and series(5, 30) != week[:30], "deterministic for a seed"
+    speeds = [r["wind_speed_m_s"] for r in week]
+    assert all(0.3 <= v <= 12.0 for v in speeds) and 2.0 < statistics.fmean(speeds) < 3.0
+    assert max(abs(b - a) for a, b in zip(speeds, speeds[1:])) < 0.6  # slowly: minute by minute
+    headings = [r["wind_from_deg"] for r in week]
+    assert all(0.0 <= v < 360.0 for v in headings)
+    turns = [abs((b - a + 180.0) % 360.0 - 180.0) for a, b in zip(headings, headings[1:])]
+    assert max(turns) < 15.0 and 110.0 < statistics.fmean(headings) < 160.0  # around the south-east
+    assert max(headings) - min(headings) > 30.0, "but it does change"
+    by_hour = {hour: [r["air_temperature_c"] for r in week[hour * 60::24 * 60]] for hour in (3, 15)}
+    assert all(11.5 <= r["air_temperature_c"] <= 22.5 for r in week)
+    assert statistics.fmean(by_hour[15]) > 21.5 and statistics.fmean(by_hour[3]) < 12.5
+
+
 def test_speed_clock_runs_speed_times_its_base():
     base = ManualClock(MONDAY_MIDNIGHT)
     clock = SpeedClock(base, speed=60.0, start=datetime(2030, 1, 1, tzinfo=UTC))
@@ -256,6 +345,13 @@ def test_telemetry_on_each_device_topic_with_plausible_values_and_simulated_time
     assert all(r["smoke"] is False for r in listener.telemetry("SD-SIM-1"))
     assert all(r["on"] is False and r["power_w"] == 0.0 for r in listener.telemetry("SL-SIM-1"))  # noon
     assert all(r["locked"] is True for r in listener.telemetry("AC-SIM-1"))
+    wait_for(lambda: len(listener.telemetry("PC-SIM-1")) >= 5 and len(listener.telemetry("WX-SIM-1")) >= 5)
+    counts = [r["people"] for r in listener.telemetry("PC-SIM-1")]  # no room area: 10 persons, noon
+    assert all(isinstance(n, int) and 1 <= n <= 1.1 * 1.4 * DEFAULT_CAPACITY_PERSONS for n in counts), counts
+    weather = listener.telemetry("WX-SIM-1")
+    assert all(set(r) == {"ts", "wind_speed_m_s", "wind_from_deg", "air_temperature_c"} for r in weather)
+    assert all(0.3 <= r["wind_speed_m_s"] <= 12.0 and 0.0 <= r["wind_from_deg"] < 360.0
+               and 19.0 < r["air_temperature_c"] < 22.5 for r in weather)
     assert listener.telemetry("WS-SIM-1") == []  # a type with no metrics only reports its status
     assert listener.on("park/WS-SIM-1/status") == ["online"]
     assert sim.counters()["telemetry"] >= 50

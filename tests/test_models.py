@@ -81,10 +81,10 @@ def test_demo_types_are_told_apart_by_colour():
 
 
 def test_an_unknown_type_falls_back_to_the_generic_model():
-    m = model("weather_station")
+    m = model("seismometer")
     assert (m.rgb, m.mount, m.n_triangles) == (GENERIC.rgb, GENERIC.mount, len(GENERIC.build().faces))
-    assert device_rgb("weather_station") == GENERIC.rgb
-    assert category_rgb("devices:weather_station") == GENERIC.rgb
+    assert device_rgb("seismometer") == GENERIC.rgb
+    assert category_rgb("devices:seismometer") == GENERIC.rgb
     assert category_rgb("devices:camera") == CATALOGUE["camera"].rgb and category_rgb("walls") is None
 
 
@@ -178,7 +178,7 @@ def test_batches_grow_with_device_types_not_devices(tmp_path):
 
     meters = [{"code": f"EM-{i}", "type": "energy_meter", "host": "room"} for i in range(50)]
     assert n_batches(meters[:2]) == n_batches(meters) == 1
-    assert n_batches([*meters, {"code": "X-1", "type": "weather_station", "host": "room"}]) == 2
+    assert n_batches([*meters, {"code": "X-1", "type": "seismometer", "host": "room"}]) == 2
 
 
 # --- the compiled demo park ---------------------------------------------------------------------

@@ -105,12 +105,12 @@ def test_a_drill_ticks_the_plan_off_sends_nothing_and_keeps_its_report(demo, sce
     audited = len(audit_records())
     panel.run(panel.spec()).result(timeout=120)
     panel.tick()
-    assert [item.state for item in panel.lists.items] == ["drill", "pending", "pending", "pending", "pending",
-                                                          "pending"], "at 0 s only the cameras step is done"
+    assert [item.state for item in panel.lists.items] == ["drill", "drill", "pending", "pending", "pending",
+                                                          "pending", "pending"], "at 0 s: cameras and the fire team"
     panel.seek(45.0)
     html = unescape(re.sub(r"<[^>]+>", "", panel.checklist_pane.object))
     assert "30 s Unlock the building's access doors · 17 targets · Unlock ✓ drill" in html
-    assert "60 s Send the on-site fire team" in html and html.count("✓ drill") == 4
+    assert "60 s Dispatch the security patrol" in html and html.count("✓ drill") == 5
     panel.seek(panel.time.end)
     assert all(item.state == "drill" and item.done_s == item.at_s for item in panel.lists.items)
     panel.cameras.clicks += 1
@@ -163,7 +163,7 @@ def test_a_smoke_alarm_opens_the_fire_plan_and_a_confirmed_step_unlocks_the_door
         assert any(r["principal"] == "plan:fire" and r["action"] == "command.unlock" and r["target"] == door
                    and r["outcome"].startswith("ok") for r in records), door
 
-    team = card.locator(".twin-plan-row", has_text="Send the on-site fire team")
+    team = card.locator(".twin-plan-row", has_text="Dispatch the security patrol")
     team.get_by_role("button", name="Done").click()
     team.locator("[data-state=done]", has_text="done (t =").wait_for(timeout=10_000)
     page.wait_for_timeout(500)

@@ -1,7 +1,7 @@
 """``twin check``: every problem of a scene, each naming its file and field.
 
-Files are checked without building the park; only tours and live rules, which name nodes and device
-types, need the park built (through the compile cache, so a second check is quick).
+Files are checked without building the park; only tours, live rules and teams, which name nodes and
+device types, need the park built (through the compile cache, so a second check is quick).
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def check_scene(path: str | os.PathLike) -> list[str]:
     except SceneError as exc:
         return exc.problems
     problems = _source_problems(scene)
-    if problems or not (scene.tours or scene.live.rules):
+    if problems or not (scene.tours or scene.live.rules or scene.teams or scene.inspections):
         return problems
     try:
         park = compile_scene(scene.file)

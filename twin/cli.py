@@ -17,6 +17,7 @@ from rich.table import Table
 
 from twin.errors import InputError
 from twin.info import park_info
+from twin.energy.commands import add_commands as add_energy_commands
 from twin.evacuation.commands import add_commands as add_evacuation_commands
 from twin.networks.commands import add_commands as add_network_commands
 from twin.scene import scene_file
@@ -160,7 +161,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         err.print(f"pipe networks left out: {exc}", highlight=False)
         networks = SceneNetworks({})
     simulated = None if args.broker or args.no_simulator else scene
-    live = Live(park, scene.live, broker_url=args.broker, simulated=simulated, speed=args.speed)
+    live = Live(park, scene.live, broker_url=args.broker, simulated=simulated, speed=args.speed,
+                inspections=scene.inspections)
     with live:
         err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
                   f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
@@ -277,6 +279,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_history_export)
     add_network_commands(sub)
     add_evacuation_commands(sub)
+    add_energy_commands(sub)
     return p
 
 
@@ -287,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.run(args)
     except InputError as exc:
-        err.print(f"twin: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"twin: error: {exc}", highlight=False, markup=False, emoji=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -760,8 +760,7 @@ def _space_rect_m(space: ifcopenshell.entity_instance) -> tuple[float, float, fl
 
 def ifc_anchor(frame: ParkFrame, building: Building) -> tuple[float, float]:
     """Where the model's local origin lands in the park CRS, so its plate fills the footprint."""
-    x0, y0 = building.footprint.bounds[:2]
-    return frame.to_crs(x0 - IFC_PLATE_MIN_M, y0 - IFC_PLATE_MIN_M)
+    return frame.to_crs(*model_offset_m(building))
 
 
 # ---------------------------------------------------------------- devices
@@ -793,12 +792,20 @@ DEVICE_TYPES = {
     "flow_sensor": ("流量计", "EMF-200 电磁流量计", 2),
     "level_sensor": ("液位计", "RL-80 雷达液位计", 2),
     "leak_detector": ("漏损监测仪", "LD-200 管道噪声漏损监测仪", 1),
+    "people_counter": ("人数统计传感器", "PC-300 3D客流计数器 TOF people counter", 2),
+    "weather_station": ("气象站", "QX-600 超声波气象站 Ultrasonic weather station", 2),
 }
 CAMERA_MODELS = {"bullet": "DS-2CD3T47 400万像素枪机", "dome": "DS-2DE4425 400万像素球机",
                  "lpr": "DS-TCG227 车牌识别抓拍机", "indoor": "DS-2CD3346 400万像素室内半球"}
 CLIMATE_ROOMS = ("开放办公区", "会议室", "经理室", "门厅")
 AIR_ROOMS = ("开放办公区", "会议室", "经理室")
 LEASABLE_ROOMS = ("开放办公区", "会议室", "经理室")
+PEOPLE_ROOMS = ("开放办公区", "会议室", "经理室")  # rooms people work in, each with a people counter
+ENTRANCE_ROOM = ("门厅", "1F")  # (kind, storey) of the room behind the main entrance, counted at its door
+COUNTER_HEIGHT_M = 2.4  # an overhead people counter, above the room's floor
+COUNTER_INSET_M = 0.5  # from the entrance wall
+WEATHER_STATION = "WS-01"
+WEATHER_MAST_M = 3.0  # the weather station's mast above the roof
 SMOKE_AREA_M2 = 60.0  # one smoke detector per this much floor (GB 50116, low ceilings)
 LIGHT_SPACING_M = 30.0
 
@@ -840,7 +847,8 @@ def building_gateway(building: Building) -> str:
 
 
 def room_devices(reg: Registry, building: Building, model: IfcModel) -> None:
-    """Climate, air and smoke sensors in every room; access control on entrance and fire doors; lifts."""
+    """Climate, air and smoke sensors in every room, people counters in the rooms people work in and
+    over the main entrance; access control on entrance and fire doors; lifts."""
     gw = building_gateway(building)
     for room in model.rooms:
         prefix = f"{building.code}-{room.storey}"
@@ -850,6 +858,10 @@ def room_devices(reg: Registry, building: Building, model: IfcModel) -> None:
             reg.add(f"HS-{prefix}-{room.name}", "humidity_sensor", label, room.node_id, gateway=gw)
         if room.kind in AIR_ROOMS:
             reg.add(f"AQ-{prefix}-{room.name}", "air_quality_sensor", label, room.node_id, gateway=gw)
+        if room.kind in PEOPLE_ROOMS:
+            reg.add(f"PC-{prefix}-{room.name}", "people_counter", label, room.node_id, gateway=gw)
+        elif (room.kind, room.storey) == ENTRANCE_ROOM:
+            entrance_counter(reg, building, room)
         if room.kind != "电梯井":
             for n in range(1, max(1, math.ceil(room.area_m2 / SMOKE_AREA_M2)) + 1):
                 reg.add(f"SD-{prefix}-{room.name}-{n}", "smoke_detector", label, room.node_id, gateway=gw)
@@ -872,10 +884,36 @@ INDOOR_CAMERA_HEIGHT_M = 2.6  # above the room's floor, below the 3.4 m ceiling
 INDOOR_CAMERA_INSET_M = 0.2  # from the corner's two walls
 
 
+def model_offset_m(building: Building) -> tuple[float, float]:
+    """Park-local (x, y) of an IFC building's model origin: model metres plus this are park-local."""
+    x0, y0 = building.footprint.bounds[:2]
+    return x0 - IFC_PLATE_MIN_M, y0 - IFC_PLATE_MIN_M
+
+
+def entrance_counter(reg: Registry, building: Building, room: IfcRoom) -> None:
+    """An overhead people counter just inside the main entrance (centred on the lobby's south wall,
+    where the generated office puts its entrance door), counting the people in the lobby."""
+    x_off, y_off = model_offset_m(building)
+    x0, y0, x1, _ = room.rect_m
+    reg.add(f"PC-{building.code}-{room.storey}-{room.name}", "people_counter",
+            f"{building.name}{room.storey}{room.kind}主入口", room.node_id,
+            ((x0 + x1) / 2 + x_off, y0 + COUNTER_INSET_M + y_off, COUNTER_HEIGHT_M),
+            gateway=building_gateway(building), description="主入口门头上方")
+
+
+def weather_devices(reg: Registry, buildings: list[Building], models: dict[str, IfcModel]) -> None:
+    """The park's weather station on a mast on the roof of the first building (its IFC model when it has one)."""
+    b = buildings[0]
+    host = models[b.code].building_id if b.code in models else f"gis:buildings:{b.code}"
+    centre = b.footprint.centroid
+    reg.add(WEATHER_STATION, "weather_station", "园区", host, (centre.x, centre.y, b.height_m + WEATHER_MAST_M),
+            gateway=SITE_GATEWAY, description=f"{b.name}屋面，风速风向、气温")
+
+
 def indoor_camera_devices(reg: Registry, building: Building, model: IfcModel) -> None:
     """Ceiling-corner dome cameras in every corridor (one at each end), stairwell landing and lobby,
     looking along the room (``CAM-B01-2F-01``…), hosted by the room they hang in."""
-    x_off, y_off = (v - IFC_PLATE_MIN_M for v in building.footprint.bounds[:2])
+    x_off, y_off = model_offset_m(building)
     count: dict[str, int] = {}
     rooms = sorted((r for r in model.rooms if r.kind in INDOOR_CAMERAS),
                    key=lambda r: (int(r.storey.rstrip("F")), list(INDOOR_CAMERAS).index(r.kind), r.name))
@@ -1121,9 +1159,9 @@ LAYERS = {
 
 
 def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, buildings: int, storeys: int,
-               tours: list[dict]) -> str:
-    """The scene file: CRS, origin, ground, IFC sources with anchors, layers, devices, leases, tours and
-    the live configuration."""
+               tours: list[dict], teams: list[dict]) -> str:
+    """The scene file: CRS, origin, ground, IFC sources with anchors, layers, devices, leases, tours, the
+    live configuration, emergency plans and teams."""
     parts = [f"# Generated by twin.generate_park (seed {seed}); regenerate, do not edit:\n"
              f"#   twin generate OUT_DIR --park --buildings {buildings} --ifc-buildings {len(ifc)} "
              f"--storeys {storeys} --seed {seed}\n",
@@ -1150,6 +1188,9 @@ def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, bui
     for plan in PLANS:
         parts.append("[[plans]]\n" + _toml_fields(plan, skip="steps") + "".join(
             "\n[[plans.steps]]\n" + _toml_fields(step) for step in plan["steps"]))
+    parts += ["[[teams]]\n" + _toml_fields(team) for team in teams]
+    parts += ["[[inspections]]\n" + _toml_fields(inspection) for inspection in INSPECTIONS]
+    parts.append("[energy]\n" + _toml_fields(ENERGY))
     return "\n".join(parts)
 
 
@@ -1258,7 +1299,31 @@ LIVE_TYPES: dict[str, dict] = {
         "running": {"kind": "boolean", "keepalive_s": 900.0, "colours": {"true": GREEN, "false": GREY}},
         "fault": {"kind": "boolean", "keepalive_s": 3600.0, "colours": {"true": RED, "false": GREEN}}},
         "commands": {"actions": ["recall"], "timeout_s": 10.0}},
+    "people_counter": {"heartbeat_s": 300.0, "metrics": {
+        "people": {"unit": "persons", "deadband": 1.0, "keepalive_s": 900.0, "scale": [0.0, 20.0]}}},
+    "weather_station": {"heartbeat_s": 300.0, "metrics": {
+        "wind_speed_m_s": {"unit": "m/s", "deadband": 0.2, "keepalive_s": 900.0, "scale": [0.0, 15.0]},
+        "wind_from_deg": {"unit": "°", "deadband": 5.0, "keepalive_s": 900.0},
+        "air_temperature_c": {"unit": "°C", "deadband": 0.2, "keepalive_s": 900.0, "scale": [-10.0, 40.0]}}},
 }
+#: ``[[inspections]]`` of the demo (巡检): weekly lift checks and a daily fire round of building 1's ground floor.
+INSPECTIONS = [
+    {"key": "lifts-weekly", "title": "电梯周检", "route": ["dev:LIFT-B01-1", "dev:LIFT-B02-1", "dev:LIFT-B03-1"],
+     "assignee": "物业工程部", "team": "engineering",
+     "checklist": ["轿厢照明与通话正常", "平层准确", "门机开关无异响", "机房温度正常"], "every_h": 168.0,
+     "start": "2026-01-05T09:00:00+08:00"},
+    {"key": "fire-b01-daily", "title": "1号研发楼消防巡查",
+     "route": ["dev:SD-B01-1F-A-101-1", "dev:SD-B01-1F-A-102-1", "dev:SD-B01-1F-A-103-1", "dev:SD-B01-1F-A-104-1"],
+     "assignee": "安保巡逻队", "team": "security",
+     "checklist": ["疏散通道畅通", "安全出口指示灯亮", "探测器指示灯正常", "灭火器压力在绿区"], "every_h": 24.0,
+     "start": "2026-01-01T08:00:00+08:00"},
+]
+#: ``[energy]``: the park's time zone and grid emission factor (kg CO2e/kWh; see docs/energy.md).
+ENERGY = {"timezone": "Asia/Shanghai", "emission_factors": {"electricity": 0.5703}}
+#: ``[live.occupancy]``: the metric by which devices count the persons in their host space.
+LIVE_OCCUPANCY = {"metric": "people"}
+#: ``[live.weather]``: the station whose wind drives gas plumes, and its metrics.
+LIVE_WEATHER = {"device": WEATHER_STATION, "wind_speed": "wind_speed_m_s", "wind_from": "wind_from_deg"}
 #: The demo's MQTT convention (docs/scene-format.md): telemetry and status per device, status per gateway.
 LIVE_BINDINGS = [{"topic": "park/{device}/telemetry"}, {"topic": "park/{device}/status", "status": True}]
 GATEWAY_STATUS = "park/gateways/{gateway}/status"
@@ -1274,11 +1339,11 @@ LIVE_RULES = [
     {"key": "co2-high", "device_type": "air_quality_sensor", "metric": "co2", "above": 1500.0, "for_s": 300.0,
      "severity": "warning", "message": {"zh": "CO2 浓度持续偏高，请加强通风", "en": "CO2 high for 5 minutes: ventilate"}},
     {"key": "manhole-open", "device_type": "manhole_cover", "metric": "open", "equals": True, "severity": "major",
-     "message": {"zh": "井盖开启", "en": "Manhole cover open"}},
+     "message": {"zh": "井盖开启", "en": "Manhole cover open"}, "workorder": "high"},
     {"key": "pipe-leak", "device_type": "leak_detector", "metric": "leak", "equals": True, "severity": "critical",
-     "message": {"zh": "给水管道漏损", "en": "Water pipe leak"}, "linkage": "isolate"},
+     "message": {"zh": "给水管道漏损", "en": "Water pipe leak"}, "linkage": "isolate", "workorder": "urgent"},
     {"key": "lift-fault", "device_type": "lift", "metric": "fault", "equals": True, "severity": "major",
-     "message": {"zh": "电梯故障", "en": "Lift fault"}},
+     "message": {"zh": "电梯故障", "en": "Lift fault"}, "workorder": "high"},
     {"key": "pressure-range", "device_type": "pressure_sensor", "metric": "pressure_kpa", "outside": [150.0, 650.0],
      "severity": "minor", "message": {"zh": "管网压力超出 150–650 kPa", "en": "Pipe pressure outside 150–650 kPa"}},
     {"key": "lake-high", "device_type": "level_sensor", "metric": "level_m", "above": 1.6, "severity": "warning",
@@ -1291,19 +1356,47 @@ PLANS = [{
     "key": "fire", "title": "火灾应急预案", "title_en": "Fire emergency plan", "incident": "fire", "rules": ["smoke"],
     "steps": [
         {"at_s": 0.0, "action": "cameras", "text": "调取火点周边摄像机", "text_en": "Show the cameras that see the fire"},
+        {"at_s": 0.0, "action": "dispatch", "team": "fire-station", "text": "派遣微型消防站",
+         "text_en": "Dispatch the micro fire station"},
         {"at_s": 10.0, "action": "broadcast", "scope": "building", "text": "本楼应急广播：请沿疏散指示撤离",
          "text_en": "Broadcast to the building: leave by the marked routes"},
         {"at_s": 30.0, "action": "command", "device_type": "access_door", "command": "unlock", "scope": "building",
          "text": "解锁本楼门禁，打开疏散通道", "text_en": "Unlock the building's access doors"},
         {"at_s": 30.0, "action": "command", "device_type": "lift", "command": "recall", "scope": "building",
          "text": "电梯迫降首层", "text_en": "Recall the lifts to the ground floor"},
-        {"at_s": 60.0, "action": "notify", "text": "微型消防站出动", "text_en": "Send the on-site fire team"},
+        {"at_s": 60.0, "action": "dispatch", "team": "security", "text": "派遣安保巡逻队疏导人员、警戒现场",
+         "text_en": "Dispatch the security patrol to guide people out and cordon the scene"},
         {"at_s": 300.0, "action": "notify", "text": "集合点清点人数", "text_en": "Count people at the assembly points"},
     ]}]
 
 
+def ground_floor_lobby(model: IfcModel) -> str:
+    """The node id of an office model's ground-floor lobby."""
+    return next(room.node_id for room in model.rooms if (room.kind, room.storey) == ENTRANCE_ROOM)
+
+
+def demo_teams(site: Site, models: dict[str, IfcModel]) -> list[dict]:
+    """The demo's ``[[teams]]``, each at a base in the park: the micro fire station and the first-aid room in
+    the ground-floor lobbies of the first two office models, the security patrol at the main gate, the
+    facilities engineers at the 10 kV switching station."""
+    lobbies = [ground_floor_lobby(models[b.code]) for b in site.buildings if b.code in models]
+    lobbies = lobbies or [f"gis:buildings:{site.buildings[0].code}"]
+    power = next(net for net in site.networks if net.utility.name == "power")
+    return [
+        {"key": "fire-station", "name": "微型消防站", "name_en": "Micro fire station", "kind": "fire",
+         "base": lobbies[0], "members": 6, "phone": "021-5088 0119", "turnout_s": 60.0},
+        {"key": "security", "name": "安保巡逻队", "name_en": "Security patrol", "kind": "security",
+         "base": f"gis:gates:{site.layout.gates[0].code}", "members": 4, "phone": "021-5088 0110", "turnout_s": 30.0},
+        {"key": "medical", "name": "医务室", "name_en": "First aid room", "kind": "medical",
+         "base": lobbies[min(1, len(lobbies) - 1)], "members": 2, "phone": "021-5088 0120", "turnout_s": 90.0},
+        {"key": "engineering", "name": "物业工程部", "name_en": "Facilities engineers", "kind": "engineering",
+         "base": f"gis:network_nodes:{power.nodes[0].code}", "members": 3, "phone": "021-5088 0168",
+         "turnout_s": 120.0},
+    ]
+
+
 def live_toml() -> str:
-    """The demo's ``[live]`` table: device types, bindings and alarm rules."""
+    """The demo's ``[live]`` table: device types, bindings, alarm rules, occupancy and weather."""
     parts = [f"[live]\ngateway_status = {toml_value(GATEWAY_STATUS)}\n"]
     for kind, spec in LIVE_TYPES.items():
         text = f"[[live.device_types]]\ntype = {toml_value(kind)}\nheartbeat_s = {spec['heartbeat_s']!r}\n"
@@ -1314,6 +1407,7 @@ def live_toml() -> str:
         parts.append(text)
     parts += ["[[live.bindings]]\n" + _toml_fields(binding) for binding in LIVE_BINDINGS]
     parts += ["[[live.rules]]\n" + _toml_fields(rule) for rule in LIVE_RULES]
+    parts += ["[live.occupancy]\n" + _toml_fields(LIVE_OCCUPANCY), "[live.weather]\n" + _toml_fields(LIVE_WEATHER)]
     return "\n".join(parts)
 
 
@@ -1370,6 +1464,7 @@ def device_registry(site: Site, frame: ParkFrame, models: dict[str, IfcModel], l
     camera_devices(registry, site.layout, site.graph, site.buildings, site.lots)
     parking_devices(registry, site.spaces)
     network_devices(registry, site.networks, site.grounds.water[0])
+    weather_devices(registry, site.buildings, models)
     return registry
 
 
@@ -1417,7 +1512,8 @@ def write_park(folder: str | Path, buildings: int = 10, ifc_buildings: int = 3, 
     files = {f"gis/{key}.geojson": geojson_text(key, features, frame) for key, features in gis_layers(site).items()}
     files["devices.csv"] = csv_text(DEVICE_COLUMNS, device_registry(site, frame, models, leases).rows)
     files["leases.csv"] = csv_text(LEASE_COLUMNS, (vars(lease) for lease in leases))
-    files["scene.toml"] = scene_toml(frame, ifc_paths, seed, buildings, storeys, demo_tours(frame, site, models))
+    files["scene.toml"] = scene_toml(frame, ifc_paths, seed, buildings, storeys, demo_tours(frame, site, models),
+                                     demo_teams(site, models))
     write_files(folder, files)
     tick()
     return folder / "scene.toml"

@@ -2,7 +2,8 @@
 
 A plan names the incident it answers (``fire``…), the alarm rules that open it, and timed steps:
 show the cameras that see the incident, send a command to the devices of a type around it
-(unlock the access doors of the building, recall the lifts), broadcast to zones, notify teams::
+(unlock the access doors of the building, recall the lifts), broadcast to zones, notify people,
+dispatch a response team (``[[teams]]``, :mod:`twin.teams`)::
 
     [[plans]]
     key = "fire"
@@ -17,6 +18,11 @@ show the cameras that see the incident, send a command to the devices of a type 
     command = "unlock"
     scope = "building"
     text = "解锁疏散路线门禁"
+    [[plans.steps]]
+    at_s = 0
+    action = "dispatch"
+    team = "fire-station"
+    text = "派遣微型消防站"
 
 A drill turns a plan into a :class:`Checklist` with times and never sends a command; a real alarm's
 checklist sends each command, once a commander confirms it, as the principal ``plan:<key>``.
@@ -29,17 +35,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twin.park import Park
+from twin.teams import TeamSpec, base_node
 
 if TYPE_CHECKING:
     from live.config import LiveSpec
     from twin.scene import _Reader
 
-ACTIONS = ("cameras", "command", "broadcast", "notify")
+ACTIONS = ("cameras", "command", "broadcast", "notify", "dispatch")
 SCOPES = ("space", "storey", "building", "park")
 INCIDENTS = ("fire", "gas", "flood", "intrusion", "crowd")
 NEAREST_CAMERAS = 4  #: cameras shown when none sees the incident itself
 _PLAN_KEYS = {"key", "title", "title_en", "incident", "rules", "steps", "exits"}
-_STEP_KEYS = {"at_s", "action", "text", "text_en", "device_type", "command", "scope"}
+_STEP_KEYS = {"at_s", "action", "text", "text_en", "device_type", "command", "scope", "team"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class PlanStep:
     device_type: str | None = None  # command: the devices' type
     command: str | None = None  # command: the action sent (one the type accepts)
     scope: str = "building"  # which of them: around the incident's space, storey, building, or all
+    team: str | None = None  # dispatch: the team's key ([[teams]])
 
 
 @dataclass(frozen=True)
@@ -117,17 +125,26 @@ def _step(r: _Reader, where: str, s: dict) -> PlanStep | None:
     if action == "command" and (kind is None or command is None):
         r.problem(where.rstrip("."), "a command step needs device_type and command")
         return None
+    team = r.text(s, "team", where)
+    if action == "dispatch" and team is None:
+        r.problem(where.rstrip("."), "a dispatch step needs team")
+        return None
     if None in (at_s, action, text):
         return None
-    return PlanStep(at_s, action, text, r.text(s, "text_en", where) or "", kind, command, scope)
+    return PlanStep(at_s, action, text, r.text(s, "text_en", where) or "", kind, command, scope, team)
 
 
-def plan_problems(plans: tuple[PlanSpec, ...], live: LiveSpec) -> list[tuple[str, str]]:
-    """``(field, cause)`` for plans naming a device type, command or alarm rule ``[live]`` does not have."""
+def plan_problems(plans: tuple[PlanSpec, ...], live: LiveSpec,
+                  teams: tuple[TeamSpec, ...] = ()) -> list[tuple[str, str]]:
+    """``(field, cause)`` for plans naming a device type, command or alarm rule ``[live]`` does not have,
+    or a team ``[[teams]]`` does not have."""
     rules = {rule.key for rule in live.rules}
+    keys = {team.key for team in teams}
     problems = []
     for i, plan in enumerate(plans):
         problems += [(f"plans[{i}].rules", f"no alarm rule {key!r} in [live]") for key in plan.rules if key not in rules]
+        problems += [(f"plans[{i}].steps[{j}].team", f"no team {step.team!r} in [[teams]]")
+                     for j, step in enumerate(plan.steps) if step.action == "dispatch" and step.team not in keys]
         for j, step in enumerate(plan.steps):
             if step.action != "command":
                 continue
@@ -159,6 +176,8 @@ class ChecklistItem:
     command: str | None = None
     state: str = "pending"  # pending → drill (never sent) | confirmed → sent / failed
     done_s: float | None = None
+    team: str | None = None  # dispatch: the team's key (its base is the target)
+    arrives_s: float | None = None  # dispatch: when the team can be at the incident (see Checklist.expect)
 
 
 @dataclass
@@ -175,18 +194,31 @@ class Checklist:
         for item in self.items:
             item.state, item.done_s = "drill", item.at_s
 
+    def expect(self, eta_s: dict[str, float]) -> None:
+        """Each dispatch step's arrival: its time plus its team's ETA (``eta_s`` by team key, as
+        :func:`twin.teams.team_etas` gives them)."""
+        for item in self.items:
+            if item.team in eta_s:
+                item.arrives_s = item.at_s + eta_s[item.team]
 
-def checklist(plan: PlanSpec, park: Park, origin: str, drill: bool = True) -> Checklist:
-    """The plan's steps for an incident at node ``origin`` (a space, or a device in one)."""
-    items = [ChecklistItem(step.at_s, step.action, step.text, _targets(park, step, origin), step.command)
-             for step in plan.steps]
+
+def checklist(plan: PlanSpec, park: Park, origin: str, drill: bool = True,
+              teams: tuple[TeamSpec, ...] = ()) -> Checklist:
+    """The plan's steps for an incident at node ``origin`` (a space, or a device in one); a dispatch
+    step acts on its team's base (one of ``teams``)."""
+    items = [ChecklistItem(step.at_s, step.action, step.text, _targets(park, step, origin, teams), step.command,
+                           team=step.team) for step in plan.steps]
     return Checklist(plan, origin, drill, items)
 
 
-def _targets(park: Park, step: PlanStep, origin: str) -> tuple[str, ...]:
+def _targets(park: Park, step: PlanStep, origin: str, teams: tuple[TeamSpec, ...]) -> tuple[str, ...]:
     from live.state import device_type
     from twin.cameras import cameras_seeing_node
 
+    if step.action == "dispatch":
+        team = next((t for t in teams if t.key == step.team), None)
+        base = base_node(park, team) if team is not None else None
+        return (base.id,) if base is not None else ()
     if step.action not in ("cameras", "command"):
         return ()
     area = _scope_node(park, origin, step.scope)

@@ -17,12 +17,16 @@ from gis.layers import LayerSpec
 from gis.roles import ROLES
 from ifc.placement import Anchor
 from live.config import LiveSpec, live_problems, read_live
+from live.inspections import InspectionSpec, inspection_problems, read_inspections
+from twin.energy.config import EnergySpec, read_energy
 from twin.errors import InputError
 from twin.plans import PlanSpec, plan_problems, read_plans
+from twin.teams import TeamSpec, read_teams, team_problems
 from twin.tours import TourSpec, build_tours, read_tours, tour_problems
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live", "plans"}
+_TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live", "plans",
+              "teams", "inspections", "energy"}
 _IFC_KEYS = {"key", "path", "anchor", "replaces"}
 _ANCHOR_KEYS = {"easting", "northing", "elevation", "rotation_deg"}
 _LAYER_KEYS = {"key", "path", "layer", "role", "id_field", "crs", "where", "fields"}
@@ -67,6 +71,9 @@ class Scene:
     tours: tuple[TourSpec, ...] = ()  # checked against the park when it is loaded
     live: LiveSpec = LiveSpec()  # devices' metrics, topic bindings and alarm rules ([live])
     plans: tuple[PlanSpec, ...] = ()  # emergency plans ([[plans]])
+    teams: tuple[TeamSpec, ...] = ()  # emergency response teams ([[teams]]); bases checked on the park
+    inspections: tuple[InspectionSpec, ...] = ()  # rounds ([[inspections]]); routes checked on the park
+    energy: EnergySpec = EnergySpec()  # meters, time zone and emission factors of the energy reports ([energy])
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -237,12 +244,16 @@ def read_scene(path: str | os.PathLike) -> Scene:
     tours = read_tours(r, data)
     live = read_live(r, data)
     plans = read_plans(r, data)
-    for where, cause in plan_problems(plans, live):
+    teams = read_teams(r, data)
+    inspections = read_inspections(r, data)
+    energy = read_energy(r, data, live)
+    for where, cause in plan_problems(plans, live, teams):
         r.problem(where, cause)
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
-                 tuple(layers), devices, leases, "elevation_m" in ground, tours, live, plans)
+                 tuple(layers), devices, leases, "elevation_m" in ground, tours, live, plans, teams,
+                 inspections, energy)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):
@@ -254,7 +265,9 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
     from twin.compose import compose
     scene = read_scene(file)
     park = compose(scene, progress)
-    problems = tour_problems(scene, park) + live_problems(scene.live, park, scene.file)
+    problems = (tour_problems(scene, park) + live_problems(scene.live, park, scene.file)
+                + team_problems(scene.teams, park, scene.file)
+                + inspection_problems(scene.inspections, scene.teams, park, scene.file))
     if problems:
         raise SceneError(problems)
     park.tours = build_tours(scene, park)

@@ -19,7 +19,9 @@ from twin.evacuation.outdoor import park_outdoors
 from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
-from twin.plans import Checklist, PlanSpec, checklist, plan_for
+from twin.plans import Checklist, ChecklistItem, PlanSpec, checklist, plan_for
+from twin.scene import Scene, read_scene, scene_file
+from twin.teams import TeamSpec, place_of, team_etas
 
 out = Console()
 INCIDENTS = ("fire", "gas", *hazards.PLACED_KINDS)
@@ -76,26 +78,29 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
     ways = park_outdoors(park, graph)
-    plan = _scene_plan(args, hazard)
+    scene = _scene(args)
+    plan = _scene_plan(args, scene, hazard)
+    teams = scene.teams if scene is not None else ()
     with progress_bar(f"evacuating ({args.model})") as progress:
         result = evacuate(graph, occupants, args.model, _plan(park, graph, args, plan), hazard,
                           lambda share: progress(100 * share), ways)
-    near = resources(park, graph, _origin(park, graph, args), ways) if args.incident else []
-    drill = _drill(park, graph, args, plan)
+    near = resources(park, graph, _origin(park, graph, args), ways, teams) if args.incident else []
+    drill = _drill(park, graph, args, plan, teams)
     if args.report is not None:
         from twin.evacuation.report import write_report
 
         title = f"{park.name} — {args.incident or 'evacuation'}"
-        write_report(result, graph, args.report, title, actions=[(i.at_s, i.text) for i in drill.items] if drill else ())
+        write_report(result, graph, args.report, title, actions=[(i.at_s, i.text) for i in drill.items] if drill else (),
+                     resources=near)
     if args.json:
         answer = result.as_json()
         answer["drill"] = True
         if drill is not None:
             answer["plan"] = {"key": drill.plan.key, "principal": drill.plan.principal, "steps": [
                 {"at_s": i.at_s, "action": i.action, "text": i.text, "command": i.command, "targets": list(i.targets),
-                 "state": i.state} for i in drill.items]}
-        answer["resources"] = [{"kind": r.kind, "id": r.id, "name": r.name, "distance_m": round(r.distance_m, 1)}
-                               for r in near]
+                 "state": i.state, "team": i.team, "arrives_s": _round(i.arrives_s)} for i in drill.items]}
+        answer["resources"] = [{"kind": r.kind, "id": r.id, "name": r.name, "distance_m": round(r.distance_m, 1),
+                                "eta_s": _round(r.eta_s)} for r in near]
         print(json.dumps(answer, ensure_ascii=False, indent=1))
     else:
         _print(result, drill, near)
@@ -189,24 +194,22 @@ def _origin(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> int
 def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:
     """The place of an incident: the space a node (a device by code too) lies in, else a space by id,
     GlobalId or name."""
-    node = park.nodes.get(key) or park.nodes.get(f"dev:{key}")
-    while node is not None and node.id not in graph.place_index:
-        up = node.links.get("space") or node.links.get("host")
-        node = park.nodes.get(up) if up else None
-    if node is not None:
-        return graph.place_index[node.id]
-    return _index("--incident", graph.place, key)
+    place = place_of(park, graph, key)
+    return place if place is not None else _index("--incident", graph.place, key)
 
 
-def _scene_plan(args: argparse.Namespace, hazard) -> PlanSpec | None:
+def _scene(args: argparse.Namespace) -> Scene | None:
+    """The scene read (None for a bare IFC file)."""
+    return read_scene(args.source) if scene_file(args.source).suffix.lower() == ".toml" else None
+
+
+def _scene_plan(args: argparse.Namespace, scene: Scene | None, hazard) -> PlanSpec | None:
     """``--plan``, else the scene's first plan for the incident's kind (None for a bare IFC file)."""
-    from twin.scene import read_scene, scene_file
-
-    if scene_file(args.source).suffix.lower() != ".toml":
+    if scene is None:
         if args.plan:
             raise InputError(f"--plan {args.plan}: plans live in a scene file; {args.source} is not a scene")
         return None
-    plans = read_scene(args.source).plans
+    plans = scene.plans
     if args.plan:
         plan = next((p for p in plans if p.key == args.plan), None)
         if plan is None:
@@ -217,12 +220,16 @@ def _scene_plan(args: argparse.Namespace, hazard) -> PlanSpec | None:
     return plan
 
 
-def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, plan: PlanSpec | None) -> Checklist | None:
-    """The plan's checklist, ticked off as a drill."""
+def _drill(park: Park, graph: EvacuationGraph, args: argparse.Namespace, plan: PlanSpec | None,
+           teams: tuple[TeamSpec, ...]) -> Checklist | None:
+    """The plan's checklist, ticked off as a drill; with an incident, when each team dispatched gets there."""
     if plan is None:
         return None
-    origin = graph.places[_origin(park, graph, args)].id if args.incident else "park"
-    drill = checklist(plan, park, origin)
+    origin = _origin(park, graph, args) if args.incident else None
+    drill = checklist(plan, park, graph.places[origin].id if origin is not None else "park", teams=teams)
+    if origin is not None:
+        sent = [t for t in teams if any(item.team == t.key for item in drill.items)]
+        drill.expect({e.team.key: e.eta_s for e in team_etas(park, graph, sent, origin)})
     drill.run_drill()
     return drill
 
@@ -253,15 +260,14 @@ def _print(result: EvacuationResult, drill: Checklist | None, near: list[Resourc
                           str(a.capacity or "—"), _s(a.last_in_s))
         out.print(table)
     if near:
-        table = Table("kind", "name", "m", title="near the incident")
+        table = Table("kind", "name", "m", "ETA s", title="near the incident")
         for r in near:
-            table.add_row(r.kind, r.name, f"{r.distance_m:.0f}")
+            table.add_row(r.kind, r.name, f"{r.distance_m:.0f}", _s(r.eta_s))
         out.print(table)
     if drill is not None:
         table = Table("at s", "step", "acts on", "state", title=f"plan {drill.plan.key}: {drill.plan.title}")
         for item in drill.items:
-            table.add_row(f"{item.at_s:.0f}", item.text, f"{len(item.targets)} {item.command or ''}".strip()
-                          if item.targets or item.command else "", item.state)
+            table.add_row(f"{item.at_s:.0f}", item.text, _acts_on(item), item.state)
         out.print(table)
     for c in result.congestion[:SHOWN_ROWS]:
         out.print(f"congested: {c.name} above 4 p/m² for {c.duration_s:.0f} s (max {c.max_density_ppm2:.1f} p/m²)")
@@ -273,5 +279,16 @@ def _print(result: EvacuationResult, drill: Checklist | None, near: list[Resourc
         out.print(f"[yellow]… {len(lines) - SHOWN_PROBLEMS} more (--json lists all)[/]")
 
 
+def _acts_on(item: ChecklistItem) -> str:
+    """How many devices a step acts on (and the command), or when a dispatched team arrives."""
+    if item.arrives_s is not None:
+        return f"arrives ≈ {item.arrives_s:.0f} s"
+    return f"{len(item.targets)} {item.command or ''}".strip() if item.targets or item.command else ""
+
+
 def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -2,6 +2,7 @@
 pre-movement times by population group."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,19 +53,24 @@ class Occupants:
         return len(self.place)
 
 
-def counts_by_density(graph: EvacuationGraph, density_ppm2: float, building: str | None = None,
+def counts_by_density(graph: EvacuationGraph, density_ppm2: float, within: str | Collection[str] | None = None,
                       empty: frozenset[str] = frozenset()) -> dict[int, int]:
-    """Persons per space (of one building if given; none in the ``empty`` ones) at a density, rounded per space."""
-    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in _occupied(graph, building, empty)}
+    """Persons per space (of the building or buildings ``within`` if given; none in the ``empty`` ones)
+    at a density, rounded per space."""
+    return {i: int(round(graph.places[i].area_m2 * density_ppm2)) for i in _occupied(graph, within, empty)}
 
 
-def counts_by_total(graph: EvacuationGraph, total: int, building: str | None = None,
+def counts_by_total(graph: EvacuationGraph, total: int, within: str | Collection[str] | None = None,
                     empty: frozenset[str] = frozenset()) -> dict[int, int]:
-    """``total`` persons shared by area among the spaces (of one building if given; not the ``empty``
-    ones), largest remainders."""
-    spaces = _occupied(graph, building, empty)
+    """``total`` persons shared by area among the spaces (of the building or buildings ``within`` if
+    given; not the ``empty`` ones), largest remainders."""
+    return share_by_area(graph, _occupied(graph, within, empty), total)
+
+
+def share_by_area(graph: EvacuationGraph, spaces: list[int], total: int) -> dict[int, int]:
+    """``total`` persons shared among ``spaces`` by floor area, whole persons by largest remainders."""
     areas = np.array([graph.places[i].area_m2 for i in spaces])
-    if not len(spaces):
+    if not len(spaces) or areas.sum() <= 0:
         return {}
     exact = total * areas / areas.sum()
     counts = np.floor(exact).astype(int)
@@ -77,8 +83,10 @@ def vacant_spaces(park: Park) -> frozenset[str]:
     return frozenset(n.id for n in park.of_kind("space") if n.properties.get("lease", {}).get("status") == "vacant")
 
 
-def _occupied(graph: EvacuationGraph, building: str | None, empty: frozenset[str]) -> list[int]:
-    return [i for i in graph.spaces(building) if graph.places[i].id not in empty]
+def _occupied(graph: EvacuationGraph, within: str | Collection[str] | None, empty: frozenset[str]) -> list[int]:
+    buildings = {within} if isinstance(within, str) else within
+    return [i for i in graph.spaces() if graph.places[i].id not in empty
+            and (buildings is None or graph.places[i].building in buildings)]
 
 
 def place_occupants(graph: EvacuationGraph, counts: dict[int, int], population: str = "sfpe",

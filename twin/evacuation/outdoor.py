@@ -3,15 +3,18 @@
 The walkways are the scene's ``roads`` and ``paths`` layers (``park.walkways``: lines; polygons by their outline),
 noded where they cross and joined across gaps under 10 m; an exit and an assembly point join the
 nearest walkway straight across.
-Without walkways, people walk straight to the nearest assembly point.
+Without walkways, people walk straight to the nearest assembly point. The same walkways give any
+walk between two outdoor points (:class:`Walkways`: a response team's way to an incident).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from twin.evacuation.graph import EvacuationGraph
@@ -76,30 +79,78 @@ def outdoors(graph: EvacuationGraph, points: list[AssemblyPoint], walkways: list
     or straight where none of the ``obstacles`` (when known) is in the way; with no walkways, straight."""
     if not points:
         return Outdoors([], {})
-    exits = {o: np.asarray(graph.openings[o].point_m[:2], float) for o in graph.exits}
-    lines = _lines(walkways)
-    if lines.is_empty:
-        return Outdoors(points, {o: _straight(xy, points) for o, xy in exits.items()})
-    straight = {o: _straight(xy, points, _in_the_way(obstacles, graph.places[graph.openings[o].places[0]].building))
-                if obstacles is not None else None for o, xy in exits.items()}
-    network, vertices = _network(lines)
-    tree = cKDTree(vertices)
-    for k, point in enumerate(points):  # the last leg, off the walkway (two points may share a vertex)
-        off_m, vertex = tree.query(point.xy_m)
-        network.add_edge(("point", k), int(vertex), length=float(off_m))
-    distance, path = nx.multi_source_dijkstra(network, [("point", k) for k in range(len(points))], weight="length")
-    reachable = np.array([v for v in distance if not isinstance(v, tuple)])  # walkway pieces joined to a point
-    near = cKDTree(vertices[reachable])
+    paths = Walkways(walkways)
+    targets = np.array([p.xy_m for p in points], float)
+    reach = paths.reach(targets)
     way = {}
-    for o, xy in exits.items():
-        start_m, nearest = near.query(xy)
-        vertex = int(reachable[nearest])
-        steps = [v for v in reversed(path[vertex]) if not isinstance(v, tuple)]
-        k = path[vertex][0][1]
-        polyline = np.vstack([xy, vertices[steps], points[k].xy_m])
-        along = (k, float(start_m + distance[vertex]), polyline)
-        way[o] = min((w for w in (along, straight[o]) if w is not None), key=lambda w: w[1])
+    for o in graph.exits:
+        xy = np.asarray(graph.openings[o].point_m[:2], float)
+        building = graph.places[graph.openings[o].places[0]].building
+        straight = (_straight(xy, targets, obstacles=_in_the_way(obstacles, building))
+                    if paths and obstacles is not None else None)
+        way[o] = min((w for w in (reach.walk(xy), straight) if w is not None), key=lambda w: w[1])
     return Outdoors(points, way)
+
+
+class Walkways:
+    """The park's roads and paths as one graph (see :func:`_network`), for the shortest walk between
+    outdoor points; without any walkway every walk is straight.
+
+    >>> Walkways(park.walkways).walk_m((0.0, 0.0), (120.0, 40.0))  # doctest: +SKIP
+    """
+
+    def __init__(self, walkways: Iterable[shapely.Geometry] = ()):
+        lines = _lines(walkways)
+        self.network, self.vertices = _network(lines) if not lines.is_empty else (nx.Graph(), np.zeros((0, 2)))
+
+    def __bool__(self) -> bool:
+        return len(self.vertices) > 0
+
+    def walk_m(self, a_xy_m: ArrayLike, b_xy_m: ArrayLike) -> float:
+        """The walking distance between two outdoor points."""
+        return self.reach(np.reshape(a_xy_m, (1, 2))).walk(b_xy_m)[1]
+
+    def reach(self, starts_xy_m: np.ndarray, start_m: ArrayLike | None = None) -> Reach:
+        """The shortest walks from ``starts_xy_m`` (``(k, 2)``, k ≥ 1; each ``start_m`` already walked) to
+        anywhere: each start steps straight onto its nearest walkway vertex."""
+        starts = np.asarray(starts_xy_m, float).reshape(-1, 2)
+        start_m = np.zeros(len(starts)) if start_m is None else np.asarray(start_m, float)
+        if not self:
+            return Reach(starts, start_m, self.vertices, {}, {})
+        network = self.network.copy()
+        for k, (off_m, vertex) in enumerate(zip(*cKDTree(self.vertices).query(starts))):
+            network.add_edge(("start", k), int(vertex), length=float(off_m + start_m[k]))
+        distance, path = nx.multi_source_dijkstra(network, [("start", k) for k in range(len(starts))],
+                                                  weight="length")
+        return Reach(starts, start_m, self.vertices, distance, path)
+
+
+@dataclass
+class Reach:
+    """Shortest walks from a few starts along the walkways (:meth:`Walkways.reach`)."""
+
+    starts: np.ndarray  # (k, 2)
+    start_m: np.ndarray  # (k,) walked before each start
+    vertices: np.ndarray  # the walkways' vertices
+    distance: dict  # vertex → walk from the nearest start, start_m included
+    path: dict  # vertex → [("start", k), vertex, …, vertex]
+
+    def __post_init__(self) -> None:
+        self.reachable = np.array([v for v in self.distance if not isinstance(v, tuple)], int)
+        self.tree = cKDTree(self.vertices[self.reachable]) if len(self.reachable) else None
+
+    def walk(self, xy_m: ArrayLike) -> tuple[int, float, np.ndarray]:
+        """From ``xy_m`` to the start nearest by walk (straight onto the nearest walkway vertex that leads
+        to one, then along): that start's index, the walk in metres (its ``start_m`` included) and the way
+        as a polyline from ``xy_m`` to the start. Straight without walkways."""
+        xy = np.asarray(xy_m, float)
+        if self.tree is None:
+            return _straight(xy, self.starts, self.start_m)
+        off_m, nearest = self.tree.query(xy)
+        vertex = int(self.reachable[nearest])
+        steps = [v for v in reversed(self.path[vertex]) if not isinstance(v, tuple)]
+        k = self.path[vertex][0][1]
+        return k, float(off_m + self.distance[vertex]), np.vstack([xy, self.vertices[steps], self.starts[k]])
 
 
 def _in_the_way(obstacles: dict[str | None, list[shapely.Geometry]], own: str | None) -> list[shapely.Geometry]:
@@ -108,13 +159,13 @@ def _in_the_way(obstacles: dict[str | None, list[shapely.Geometry]], own: str | 
             for building, shapes in obstacles.items() for g in shapes]
 
 
-def _straight(xy: np.ndarray, points: list[AssemblyPoint],
+def _straight(xy: np.ndarray, targets: np.ndarray, start_m: np.ndarray | None = None,
               obstacles: list[shapely.Geometry] | None = None) -> tuple[int, float, np.ndarray] | None:
-    """The nearest point straight across; with ``obstacles``, only one nothing stands in the way of."""
+    """The nearest target straight across (each ``start_m`` added); with ``obstacles``, only one nothing
+    stands in the way of."""
     best = None
-    for k, p in enumerate(points):
-        target = np.asarray(p.xy_m)
-        length = float(np.hypot(*(target - xy)))
+    for k, target in enumerate(targets):
+        length = float(np.hypot(*(target - xy))) + (0.0 if start_m is None else float(start_m[k]))
         if obstacles is not None:
             leg = shapely.LineString([xy, target])
             if any(leg.intersects(o) for o in obstacles):
@@ -124,7 +175,7 @@ def _straight(xy: np.ndarray, points: list[AssemblyPoint],
     return best
 
 
-def _lines(walkways) -> shapely.Geometry:
+def _lines(walkways: Iterable[shapely.Geometry]) -> shapely.Geometry:
     """All walkways as lines, noded where they cross."""
     parts = []
     for geometry in walkways:

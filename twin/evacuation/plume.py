@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 import shapely
@@ -33,6 +34,10 @@ BRIGGS_RURAL = {
     "F": (0.04, 0.016, 0.0003, -1.0),
 }
 REACH_M = (0.01, 100_000.0)  #: downwind distances searched for the end of the zone
+#: Pasquill's classes by surface wind (upper bounds, m/s) for strong, moderate and slight insolation by
+#: day and a clear night (≤ 3/8 cloud), after Turner (1970) table 1; an in-between class ("A–B") is
+#: taken as its more stable side, the longer plume.
+PASQUILL = ((2.0, "ABBF"), (3.0, "BBCF"), (5.0, "BCCE"), (6.0, "CDDD"), (math.inf, "CDDD"))
 
 
 def sigmas_m(x_m: np.ndarray, stability: str) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +48,26 @@ def sigmas_m(x_m: np.ndarray, stability: str) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"stability class {stability!r}: not one of {', '.join(BRIGGS_RURAL)}") from None
     x = np.asarray(x_m, dtype=float)
     return a * x / np.sqrt(1 + 0.0001 * x), c * x * (1 + d * x) ** e
+
+
+def stability_class(wind_m_s: float, sun_altitude_deg: float) -> str:
+    """Pasquill's class for a wind speed and the sun's altitude: above 60° strong insolation, 35–60°
+    moderate, 0–35° slight, below the horizon a clear night."""
+    column = 3 if sun_altitude_deg <= 0 else 0 if sun_altitude_deg > 60 else 1 if sun_altitude_deg > 35 else 2
+    return next(classes[column] for top, classes in PASQUILL if wind_m_s < top)
+
+
+def sun_altitude_deg(lon_deg: float, lat_deg: float, at: datetime) -> float:
+    """The sun's altitude above the horizon (°) at a place and time, from the solar declination and hour
+    angle (Cooper's declination; good to about a degree, plenty for an insolation class)."""
+    utc = at.astimezone(UTC)
+    day = utc.timetuple().tm_yday
+    declination = math.radians(23.45) * math.sin(2 * math.pi * (284 + day) / 365)
+    solar_h = utc.hour + utc.minute / 60 + utc.second / 3600 + lon_deg / 15
+    hour_angle = math.radians(15 * (solar_h - 12))
+    lat = math.radians(lat_deg)
+    return math.degrees(math.asin(math.sin(lat) * math.sin(declination)
+                                  + math.cos(lat) * math.cos(declination) * math.cos(hour_angle)))
 
 
 def concentration_mg_m3(x_m: np.ndarray, y_m: np.ndarray, source_xy: tuple[float, float], rate_g_s: float,

@@ -6,7 +6,6 @@ base64 PNG; nothing is fetched from anywhere, so the file can be kept, mailed an
 from __future__ import annotations
 
 import base64
-import html
 import math
 import shutil
 import subprocess
@@ -20,7 +19,13 @@ import numpy as np
 
 from twin.errors import InputError
 from twin.evacuation.graph import EvacuationGraph
+from twin.evacuation.resources import Resource
 from twin.evacuation.result import CONGESTED_PPM2, EvacuationResult, SpaceTimes
+from twin.report_html import CSS as BASE_CSS
+from twin.report_html import escape as _e
+from twin.report_html import made_at, table
+from twin.report_html import nice_max as _nice_max
+from twin.report_html import ticks as _ticks
 
 FLOW_BIN_S = 10.0  #: the bin over which the exit-flow chart counts passes
 MAX_CURVE_POINTS = 800  #: a longer evacuation curve is thinned to this many points
@@ -53,6 +58,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "actions": ("处置时间线", "Action timeline"), "action": ("措施", "Action"),
     "assembly": ("集合点", "Assembly points"), "assembly_point": ("集合点", "Assembly point"),
     "capacity": ("容量", "Capacity"), "last_in": ("最后到达 (s)", "Last in (s)"),
+    "resources": ("事发点附近资源", "Resources near the incident"), "kind": ("类别", "Kind"),
+    "name": ("名称", "Name"), "distance": ("距离 (m)", "Distance (m)"), "eta": ("预计到达 (s)", "ETA (s)"),
     "pictures": ("现场图片", "Pictures"), "problems": ("问题", "Problems"), "no_problems": ("无问题", "No problems"),
     "fire": ("火灾", "fire"), "gas": ("气体泄漏", "gas leak"), "flood": ("水浸", "flood"),
     "intrusion": ("入侵", "intrusion"), "crowd": ("人群聚集", "crowd"),
@@ -67,12 +74,13 @@ def label(key: str) -> str:
 
 def write_report(result: EvacuationResult, graph: EvacuationGraph, path: str | Path, title: str,
                  drill: bool = True, actions: Sequence[tuple[float, str]] = (), pictures: Sequence[bytes] = (),
-                 created: datetime | None = None) -> Path:
+                 created: datetime | None = None, resources: Sequence[Resource] = ()) -> Path:
     """Write the report of ``result`` to ``path`` (folders made as needed) and return the path; a
-    ``.pdf`` path gets the same page printed by the system's Chromium."""
+    ``.pdf`` path gets the same page printed by the system's Chromium. ``resources``: those near the
+    incident (:func:`twin.evacuation.resources.resources`), listed in a table."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = report_html(result, graph, title, drill, actions, pictures, made_at(created))
+    text = report_html(result, graph, title, drill, actions, pictures, made_at(created), resources)
     if path.suffix.lower() == ".pdf":
         return print_pdf(text, path)
     path.write_text(text, encoding="utf-8")
@@ -95,14 +103,9 @@ def print_pdf(html: str, path: Path) -> Path:
     return path
 
 
-def made_at(created: datetime | None = None) -> datetime:
-    """A report's time: ``created`` (a naive one taken as local time), else now; always zone-aware."""
-    created = created or datetime.now()
-    return created if created.tzinfo is not None else created.astimezone()
-
-
 def report_html(result: EvacuationResult, graph: EvacuationGraph, title: str, drill: bool,
-                actions: Sequence[tuple[float, str]], pictures: Sequence[bytes], created: datetime) -> str:
+                actions: Sequence[tuple[float, str]], pictures: Sequence[bytes], created: datetime,
+                resources: Sequence[Resource] = ()) -> str:
     """The whole report as one HTML document."""
     body = [_drill_band() if drill else "", _header(result, graph, title, created),
             _section("curve", _curve_chart(result, actions)),
@@ -115,6 +118,8 @@ def report_html(result: EvacuationResult, graph: EvacuationGraph, title: str, dr
         body.append(_section("assembly", _assembly_table(result)))
     if actions:
         body.append(_section("actions", _actions_table(actions)))
+    if resources:
+        body.append(_section("resources", _resources_table(resources)))
     if pictures:
         body.append(_section("pictures", "".join(_picture(p) for p in pictures)))
     body.append(_section("problems", _problems(result, graph)))
@@ -249,6 +254,12 @@ def _actions_table(actions: Sequence[tuple[float, str]]) -> str:
     return _table(["#", "time_s", "action"], rows)
 
 
+def _resources_table(resources: Sequence[Resource]) -> str:
+    """What is near the incident, in the order found (each kind nearest first; teams soonest there first)."""
+    rows = [[r.kind, r.name or r.id, f"{r.distance_m:.0f}", _s(r.eta_s)] for r in resources]
+    return _table(["kind", "name", "distance", "eta"], rows)
+
+
 def _picture(png: bytes) -> str:
     if not png.startswith(PNG_MAGIC):
         raise InputError("report picture: not a PNG image")
@@ -311,26 +322,6 @@ def _line_chart(chart_id: str, series: list[Series], x_label: str, y_label: str,
             + (f'<p class="legend">{legend}</p>' if len(series) > 1 else ""))
 
 
-def _nice_max(value: float) -> float:
-    """The smallest 1, 2 or 5 × 10ⁿ step multiple at or above ``value`` (1 for nothing)."""
-    if not value > 0:
-        return 1.0
-    step = _step(value)
-    return math.ceil(value / step - 1e-9) * step
-
-
-def _step(value: float) -> float:
-    """A tick step giving about five ticks up to ``value``."""
-    raw = value / 5
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-
-
-def _ticks(top: float) -> list[float]:
-    step = _step(top)
-    return [round(k * step, 9) for k in range(int(round(top / step)) + 1)]
-
-
 def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """At most :data:`MAX_CURVE_POINTS` points, the first and last kept."""
     if len(x) <= MAX_CURVE_POINTS:
@@ -358,10 +349,7 @@ def _margin_s(s: SpaceTimes) -> float | None:
 
 
 def _table(head: list[str], rows: list[list[object]], classes: Sequence[str] = ()) -> str:
-    th = "".join(f"<th>{_e(label(k) if k in LABELS else k)}</th>" for k in head)
-    tr = "".join(f'<tr class="{classes[i] if classes else ""}">' + "".join(f"<td>{_e(str(c))}</td>" for c in row)
-                 + "</tr>" for i, row in enumerate(rows))
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{tr}</tbody></table>"
+    return table([label(k) if k in LABELS else k for k in head], rows, classes)
 
 
 def _s(value: float | None) -> str:
@@ -375,30 +363,13 @@ def _clip(text: str, length: int = 24) -> str:
     return text if len(text) <= length else text[:length - 1] + "…"
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-CSS = """
-body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;margin:0;color:#222;
-background:#fff}
-header,section{max-width:980px;margin:0 auto;padding:12px 24px}
-h1{margin:8px 0 12px;font-size:1.6em}h2{font-size:1.2em;border-bottom:2px solid #ddd;padding-bottom:4px}
+CSS = BASE_CSS + """
 .drill-band{position:sticky;top:0;z-index:9;background:repeating-linear-gradient(45deg,#f5b800 0 24px,#222 24px 48px);
 color:#fff;text-align:center;font-weight:bold;font-size:1.3em;letter-spacing:.1em;padding:8px;
 text-shadow:0 0 4px #000,0 0 2px #000}
-dl{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:8px;margin:0}
-dl div{background:#f4f6f8;border-radius:6px;padding:6px 10px}dt{font-size:.8em;color:#666}
-dd{margin:2px 0 0;font-size:1.1em;font-weight:600}
 .verdict.pass{color:#fff;background:#2a8c3a;border-radius:4px;padding:0 6px;display:inline-block}
 .verdict.fail{color:#fff;background:#c62828;border-radius:4px;padding:0 6px;display:inline-block}
-table{border-collapse:collapse;width:100%;margin:8px 0;font-size:.9em}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f6f8}
-tr.fail td{background:#fde2e2;color:#9b1c1c;font-weight:600}
-svg.chart{width:100%;height:auto;font-size:11px;margin:8px 0}
 svg .mark{stroke:#c62828;stroke-dasharray:4 3}svg .mark-label{fill:#c62828}
-.legend{font-size:.85em;margin:0}
-img{max-width:100%;margin:6px 0;border:1px solid #ddd}
 @media print{.drill-band{position:fixed;left:0;right:0;-webkit-print-color-adjust:exact;print-color-adjust:exact}
-body.drill{padding-top:48px}section{break-inside:avoid}}
+body.drill{padding-top:48px}}
 """

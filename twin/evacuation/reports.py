@@ -14,6 +14,7 @@ from pathlib import Path
 
 from twin.evacuation.graph import EvacuationGraph
 from twin.evacuation.report import CREATED_META, made_at, write_report
+from twin.evacuation.resources import Resource
 from twin.evacuation.result import EvacuationResult
 from twin.web.access import data_dir
 
@@ -37,11 +38,11 @@ class ReportStore:
 
     def save(self, result: EvacuationResult, graph: EvacuationGraph, title: str, drill: bool = True,
              actions: Sequence[tuple[float, str]] = (), pictures: Sequence[bytes] = (),
-             created: datetime | None = None) -> Path:
+             created: datetime | None = None, resources: Sequence[Resource] = ()) -> Path:
         """Write a new report into the folder (never over another) and return its path."""
         created = made_at(created)
         return write_report(result, graph, self._free_path(created, title), title, drill, actions, pictures,
-                            created)
+                            created, resources)
 
     def list(self) -> list[ReportEntry]:
         """Every kept report, newest first (of two made the same second, the later written)."""

@@ -199,7 +199,7 @@ def _congestion(graph: EvacuationGraph, counts: np.ndarray, total_s: float) -> l
     order = np.argsort(counts[:, 1], kind="stable")
     by_place = counts[order]
     starts = np.flatnonzero(np.r_[True, by_place[1:, 1] != by_place[:-1, 1]])
-    for rows in np.split(by_place, starts[1:]):
+    for rows in np.split(by_place, starts[1:]) if len(by_place) else ():
         place = graph.places[int(rows[0, 1])]
         if place.kind == "outside":
             continue

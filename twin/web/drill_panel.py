@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import numpy as np
@@ -21,20 +22,22 @@ import panel as pn
 import shapely
 
 from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
-from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
-from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, vacant_spaces
 from twin.evacuation.outdoor import Outdoors, park_outdoors
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
 from twin.evacuation.result import CONGESTED_PPM2
-from twin.evacuation.worker import INCIDENTS, DrillSpec, submit
+from twin.evacuation.worker import DrillSpec, submit
 from twin.park import Park
 from twin.plans import Checklist, PlanSpec, checklist, plan_for
 from twin.web.access import guarded
+from twin.web.drill_setup import DrillSetup
 from twin.web.messages import t
 from twin.web.plan_panel import checklist_html, step_text
 from twin.web.navigator import LOOK_DOWN, Navigator, label_point
 from twin.web.viewport import Viewport
+
+if TYPE_CHECKING:
+    from live.runtime import Live
 
 TICK_MS = 200  #: how often a running drill is checked and a playing one steps on
 SPEEDS = (1, 5, 10, 30)
@@ -46,6 +49,8 @@ PERSON_LIFT_M = 1.0  #: people are drawn at chest height, clear of the floor sla
 ROUTE_LIFT_M = 0.3
 PEOPLE_RGB = (255, 64, 255)
 ROUTE_RGB = (0, 200, 83)  # exit-sign green
+GAS_RGB = (205, 220, 57)  # the gas plume's area, over the ground
+GAS_LIFT_M = 0.5
 DRILL_HEADER_RGB = "#b71c1c"
 REPORT_PICTURES = 2  #: camera pictures a report keeps (of the plan's cameras step)
 PICTURE_SIZE = (640, 360)
@@ -165,24 +170,21 @@ class DrillPanel:
     """One session's fire drill: the offer on pick, the run in the worker, the result and its playback."""
 
     def __init__(self, park: Park, viewport: Viewport, navigator: Navigator, lang: str = "zh",
-                 plans: Sequence[PlanSpec] = (), show_cameras: Callable[[Sequence[str]], None] | None = None):
+                 plans: Sequence[PlanSpec] = (), show_cameras: Callable[[Sequence[str]], None] | None = None,
+                 live: Live | None = None):
         self.park, self.viewport, self.navigator, self.lang = park, viewport, navigator, lang
         self.plans, self.show_cameras = tuple(plans), show_cameras
         self.lists: Checklist | None = None  # the plan's steps for the drill shown
-        self.origin: int | None = None  # the offered space's index in the graph
+        self.origin: str | None = None  # where the offered incident starts: a space id, or a node outdoors
         self.future: Future[EvacuationResult] | None = None
+        self.ran: DrillSpec | None = None  # the drill running or shown
         self.playback: Playback | None = None
         self.shown: dict[str, str] = {}  # room id → state drawn
         self.t_s = 0.0  # the time drawn
         self.modes_before: list[str] = []
         self.where = pn.pane.HTML(f"<p>{escape(t('drill.hint', lang))}</p>", sizing_mode="stretch_width",
                                   css_classes=["twin-drill-where"])
-        self.incident = pn.widgets.Select(label=t("drill.incident", lang), value="fire", sizing_mode="stretch_width",
-                                          options={t(f"drill.incident.{k}", lang): k for k in INCIDENTS})
-        self.growth = pn.widgets.Select(label=t("drill.growth", lang), value="medium", sizing_mode="stretch_width",
-                                        options={t(f"drill.growth.{g}", lang): g for g in GROWTH_ALPHA_KW_S2})
-        self.density = pn.widgets.FloatInput(label=t("drill.density", lang), value=DEFAULT_DENSITY_PPM2, step=0.05,
-                                             start=0.01, end=5.0, sizing_mode="stretch_width")
+        self.setup = DrillSetup(park, live, lang)
         self.go = pn.widgets.Button(label=t("drill.run", lang), color="danger", disabled=True)
         self.reset = pn.widgets.Button(label=t("drill.clear", lang))
         self.spinner = pn.Row(pn.indicators.LoadingSpinner(value=True, size=20),
@@ -200,8 +202,7 @@ class DrillPanel:
                                         css_classes=["twin-drill-report"])
         self.reports_pane = pn.pane.HTML(self._reports_html(), sizing_mode="stretch_width",
                                          css_classes=["twin-drill-reports"])
-        self.incident.param.watch(lambda e: setattr(self.growth, "visible", e.new == "fire"), "value")
-        self.card = pn.Card(self.where, self.incident, self.growth, self.density, pn.Row(self.go, self.reset), self.spinner,
+        self.card = pn.Card(self.where, self.setup.widgets, pn.Row(self.go, self.reset), self.spinner,
                             pn.Row(self.playing, self.speed), self.time, self.checklist_pane,
                             pn.Row(self.cameras, self.report), self.result_pane, self.reports_pane,
                             title=t("drill.title", lang), sizing_mode="stretch_width", collapsed=True,
@@ -224,27 +225,27 @@ class DrillPanel:
 
     # --- choosing where -------------------------------------------------------------------------
     def offer(self, node_id: str) -> bool:
-        """A picked room, or anything in one, becomes where the fire starts (not yet run)."""
+        """A picked room, or anything in one, becomes where the incident starts (not yet run); while the
+        card is open, so does a spot outdoors, for a gas leak."""
         found = space_of(self.park, self.graph, node_id)
-        if found is None:
+        outdoors = found is None and not self.card.collapsed and self.park.get(node_id).centre_m is not None
+        if found is None and not outdoors:
             return False
-        self.origin = found
-        self.where.object = (f"<h4>{escape(t('drill.here', self.lang).format(space=self.graph.places[found].name))}"
-                             "</h4>")
+        self.origin = self.graph.places[found].id if found is not None else node_id
+        self.setup.place(indoors=found is not None)
+        self.where.object = f"<h4>{escape(t('drill.here', self.lang).format(space=self._name(self.origin)))}</h4>"
         self.go.disabled = self.future is not None
         self.card.collapsed = False
         return True
 
     def spec(self) -> DrillSpec:
-        return DrillSpec(origin=self.graph.places[self.origin].id, incident=self.incident.value, growth=self.growth.value,
-                         vacant=vacant_spaces(self.park),
-                         density_ppm2=float(self.density.value))
+        return self.setup.spec(self.origin, self.graph)
 
     # --- running --------------------------------------------------------------------------------
     @guarded("drill.run", lambda self, spec: f"drill/{spec.incident}/{spec.origin}?growth={spec.growth}")
     def run(self, spec: DrillSpec) -> Future[EvacuationResult]:
         """Start the drill in the worker; the result shows when it arrives (see :meth:`tick`)."""
-        self.future = submit(self.graph, spec, park_ways(self.park))
+        self.future, self.ran = submit(self.graph, spec, park_ways(self.park)), spec
         self.go.disabled, self.spinner.visible = True, True
         self._timer.start()
         return self.future
@@ -266,18 +267,18 @@ class DrillPanel:
         except Exception as exc:  # whatever stopped the drill in the worker, the commander reads it
             self.result_pane.object = f"<p class='twin-error'>{escape(t('drill.error', self.lang).format(error=exc))}</p>"
             return
-        self.show(result)
+        self.show(result, self.ran)
 
     # --- the result -----------------------------------------------------------------------------
-    def show(self, result: EvacuationResult) -> None:
+    def show(self, result: EvacuationResult, spec: DrillSpec) -> None:
         """List the result, mark the card and view as a drill, draw it at its start."""
         self.clear_view()
-        self.playback = Playback(self.graph, result)
-        origin = self.graph.places[self.graph.place(result.hazard.origin)]
-        self.result_pane.object = self._summary_html(result, origin.name)
+        self.playback, self.ran = Playback(self.graph, result), spec
+        name = self._name(spec.origin)
+        self.result_pane.object = self._summary_html(result, name)
         self.modes_before = list(self.navigator.modes.value)
         plan = plan_for(self.plans, incident=result.hazard.kind)
-        self.lists = checklist(plan, self.park, origin.id, drill=True) if plan is not None else None
+        self.lists = checklist(plan, self.park, spec.origin, drill=True) if plan is not None else None
         with pn.io.hold():
             self.report.disabled = False
             self.cameras.visible = self.show_cameras is not None and bool(self._camera_targets())
@@ -285,12 +286,41 @@ class DrillPanel:
             self.card.header_background = DRILL_HEADER_RGB
             self.time.end, self.time.disabled, self.playing.disabled = max(result.end_s, 1.0), False, False
             self.navigator.modes.value = [*self.modes_before, *(["xray"] if "xray" not in self.modes_before else [])]
-            self.navigator.enter(origin.building)  # every storey: people and routes are drawn on all
+            building = self.park.ancestor(spec.origin, "building")
+            self.navigator.enter(building.id if building else None)  # every storey: people and routes on all
         self.viewport.highlight([])  # the picked room shows its smoke, not the selection
-        self.navigator.frame(origin.storey or origin.id, LOOK_DOWN)
+        if result.hazard.kind == "gas":
+            self._show_zone(result.hazard.zone, spec.origin)
+        else:
+            storey = self.park.ancestor(spec.origin, "storey")
+            self.navigator.frame(storey.id if storey else spec.origin, LOOK_DOWN)
         self.viewport.paths(self.playback.routes(), ROUTE_RGB)
-        self.viewport.pin(f"{self._kind(result)} {origin.name}", label_point(self.park.get(origin.id)))
+        self.viewport.pin(f"{self._kind(result)} {name}", label_point(self.park.get(spec.origin)))
         self._step(0.0)
+
+    def _show_zone(self, zone: shapely.Geometry, source: str) -> None:
+        """A gas plume's area drawn over the ground, the view flown over it."""
+        if zone is None or zone.is_empty:
+            self.navigator.frame(source, LOOK_DOWN)
+            return
+        z_m = self._ground_m(source) + GAS_LIFT_M
+        triangles = np.array([np.asarray(tri.exterior.coords)[:3] for tri in
+                              shapely.get_parts(shapely.constrained_delaunay_triangles(zone))]).reshape(-1, 3, 2)
+        self.viewport.zone(np.concatenate([triangles, np.full((*triangles.shape[:2], 1), z_m)], axis=2), GAS_RGB)
+        x0, y0, x1, y1 = zone.bounds
+        self.viewport.fly_to((x0, y0, z_m, x1, y1, z_m + 10.0), direction=LOOK_DOWN)
+
+    def _ground_m(self, node_id: str) -> float:
+        """The open ground's height near a node: the nearest outdoor place of the graph, else the node's top."""
+        node = self.park.get(node_id)
+        outside = [p for p in self.graph.places if p.kind == "outside"]
+        if not outside or node.centre_m is None:
+            return float(node.bounds_m[5]) if node.bounds_m is not None else 0.0
+        return min(outside, key=lambda p: p.footprint.distance(shapely.Point(node.centre_m[:2]))).floor_m
+
+    def _name(self, node_id: str) -> str:
+        node = self.park.get(node_id)
+        return node.name or node.code or node.id
 
     @guarded("drill.play", lambda self, on: f"drill/{'play' if on else 'pause'}")
     def play(self, on: bool) -> None:
@@ -324,9 +354,8 @@ class DrillPanel:
         self.shown = states
         self.viewport.points(self.playback.people_at(self.t_s), PEOPLE_RGB)
         self.viewport.show_labels(self.playback.exit_counts_at(self.t_s))
-        origin = self.graph.places[self.graph.place(self.playback.result.hazard.origin)]
-        self.viewport.caption(t("drill.caption", self.lang).format(kind=self._kind(self.playback.result), space=origin.name,
-                                                                   s=seconds(self.t_s)))
+        self.viewport.caption(t("drill.caption", self.lang).format(
+            kind=self._kind(self.playback.result), space=self._name(self.ran.origin), s=seconds(self.t_s)))
         self.time.value = self.t_s
         self._tick_steps()
         if self.t_s >= self.time.end and self.playing.value:
@@ -360,6 +389,7 @@ class DrillPanel:
         self.viewport.points(empty, PEOPLE_RGB)
         self.viewport.show_labels([])
         self.viewport.paths(empty, ROUTE_RGB)
+        self.viewport.zone(empty, GAS_RGB)
         self.viewport.caption("")
         self.viewport.pin("", None)
 
@@ -388,12 +418,11 @@ class DrillPanel:
         if self.playback is None:
             return None
         result = self.playback.result
-        origin = self.graph.places[self.graph.place(result.hazard.origin)]
         actions = [(item.at_s, step_text(self.lists.plan, i, self.lang))
                    for i, item in enumerate(self.lists.items)] if self.lists is not None else []
         pictures = [snapshots(self.park).png(camera, *PICTURE_SIZE)
                     for camera in self._camera_targets()[:REPORT_PICTURES]]
-        title = t("drill.report_title", self.lang).format(kind=self._kind(result), space=origin.name)
+        title = t("drill.report_title", self.lang).format(kind=self._kind(result), space=self._name(self.ran.origin))
         path = ReportStore().save(result, self.graph, title, drill=True, actions=actions, pictures=pictures)
         self.reports_pane.object = self._reports_html()
         return path.name
@@ -420,6 +449,7 @@ class DrillPanel:
         return (f"<div class='twin-drill-result'><h4>{escape(self._kind(result))} · {escape(origin)}</h4>"
                 f"<p class='twin-drill-total'>{escape(t('drill.total', lang).format(s=seconds(result.total_time_s)))}; "
                 f"{escape(t('drill.evacuated', lang).format(out=result.evacuated, n=result.occupants))}</p>{verdict}"
+                + self._gas_html(result)
                 + section_html(t("drill.exits", lang), [t("drill.exit", lang), t("drill.count", lang),
                                                          t("drill.last_out", lang)],
                                [(e.name, e.count, seconds(e.last_out_s)) for e in result.exits if e.count], none)
@@ -437,6 +467,17 @@ class DrillPanel:
                                [(c.name, seconds(c.duration_s), f"{c.max_density_ppm2:.1f}") for c in result.congestion],
                                none)
                 + self._legend_html() + "</div>")
+
+    def _gas_html(self, result: EvacuationResult) -> str:
+        """A gas leak's release, wind and reach."""
+        leak = self.ran.gas if self.ran is not None else None
+        if result.hazard.kind != "gas" or leak is None:
+            return ""
+        zone = result.hazard.zone
+        reach_m = 0.0 if zone is None or zone.is_empty else shapely.Point(leak.source_xy).hausdorff_distance(zone)
+        return "<p class='twin-drill-gas'>" + escape(t("drill.gas", self.lang).format(
+            speed=f"{leak.wind_m_s:.1f}", deg=f"{leak.wind_from_deg:.0f}", cls=leak.stability, rate=f"{leak.rate_g_s:g}",
+            threshold=f"{leak.threshold_mg_m3:g}", reach=f"{reach_m:.0f}", n=len(result.hazard.untenable_s))) + "</p>"
 
     def _kind(self, result: EvacuationResult) -> str:
         """The incident's name: 火灾, 水浸…"""

@@ -32,6 +32,7 @@ from twin.web.live_api import live_routes
 from twin.web.network_api import network_routes
 from twin.web.report_routes import report_routes
 from twin.web.snapshots import snapshot_routes
+from twin.web.workorder_api import workorder_routes
 
 #: One session's page, a function or method (Panel calls those per session; default: app.create_app).
 Page = Callable[[], pn.viewable.Viewable]
@@ -70,7 +71,7 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
         routes += network_routes(park, networks)
     if live is not None:
         pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
-        routes += live_routes(park, live)
+        routes += live_routes(park, live) + workorder_routes(park, live)
     return pn.serve(pages, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],

@@ -476,9 +476,11 @@ export function render({ model, el: host }) {
   // --- drills: people as points, routes as line segments (one actor each, made on first use) -----
   const overlayActors = {};
   // {op:'points', xyz, rgb, size_px}: one vertex per point; {op:'paths', xyz, rgb, size_px}: xyz holds
-  // segment ends in pairs. An empty xyz leaves the overlay empty.
+  // segment ends in pairs; {op:'zone', xyz, rgb, opacity}: triangle corners in threes (a hazard's area).
+  // An empty xyz leaves the overlay empty.
+  const corners = { points: 1, paths: 2, zone: 3 };
   function drawOverlay(msg) {
-    const per = msg.op === 'points' ? 1 : 2;
+    const per = corners[msg.op];
     if (!overlayActors[msg.op]) {
       const polydata = vtk.Common.DataModel.vtkPolyData.newInstance();
       const mapper = vtk.Rendering.Core.vtkMapper.newInstance();
@@ -496,11 +498,13 @@ export function render({ model, el: host }) {
       for (let k = 0; k < per; k++) cells[i * (per + 1) + 1 + k] = i * per + k;
     }
     polydata.getPoints().setData(xyz, 3);
-    (per === 1 ? polydata.getVerts() : polydata.getLines()).setData(cells);
+    ({ 1: polydata.getVerts(), 2: polydata.getLines(), 3: polydata.getPolys() })[per].setData(cells);
     polydata.modified();
     const property = actor.getProperty();
     property.setColor(...msg.rgb.map((v) => v / 255));
-    if (per === 1) property.setPointSize(msg.size_px); else property.setLineWidth(msg.size_px);
+    if (per === 1) property.setPointSize(msg.size_px);
+    else if (per === 2) property.setLineWidth(msg.size_px);
+    else property.setOpacity(msg.opacity);
     actor.setVisibility(n > 0);
     root.dataset[msg.op] = String(n);
     drawSoon();
@@ -527,6 +531,7 @@ export function render({ model, el: host }) {
     pin: setPin,
     points: drawOverlay,
     paths: drawOverlay,
+    zone: drawOverlay,
     camera: (msg) => fly(msg.position, msg.focal, 1000 * msg.duration_s),
     frame: (msg) => { const c = framing(msg.bounds, msg.direction); fly(c.position, c.focal, 1000 * msg.duration_s); },
     home: (msg) => home(1000 * (msg.duration_s || 0)),

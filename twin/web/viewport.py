@@ -108,7 +108,7 @@ def style_message(index: NodeIndex, node_ids: Iterable[str], *, rgb: Sequence[in
 
 
 def float_message(op: str, xyz_m: np.ndarray, rgb: Sequence[int], size_px: float) -> dict:
-    """A ``points`` or ``paths`` message: park-frame points as base64 little-endian float32."""
+    """A ``points``, ``paths`` or ``zone`` message: park-frame points as base64 little-endian float32."""
     flat = np.asarray(xyz_m, "<f4").reshape(-1)
     return {"op": op, "xyz": base64.b64encode(flat.tobytes()).decode("ascii"), "rgb": [int(v) for v in rgb],
             "size_px": float(size_px)}
@@ -197,3 +197,7 @@ class Viewport(JSComponent):
     def paths(self, segments_m: np.ndarray, rgb: Sequence[int], width_px: float = 2.0) -> None:
         """One set of line segments (``(n, 2, 3)`` ends, park frame), replacing the last; none: it goes."""
         self.send(float_message("paths", segments_m, rgb, width_px))
+
+    def zone(self, triangles_m: np.ndarray, rgb: Sequence[int], opacity: float = 0.35) -> None:
+        """One translucent area (``(n, 3, 3)`` triangle corners, park frame), replacing the last; none: it goes."""
+        self.send({**float_message("zone", triangles_m, rgb, 0.0), "opacity": float(opacity)})
