@@ -145,3 +145,32 @@ def test_the_drill_card_takes_live_counts_and_the_live_wind(demo, tmp_path):
         assert (setup.wind_speed.value, setup.wind_from.value) == (4.5, 200) and "Live wind" in setup.wind_note.object
         leak = setup.spec(GAS_INLET, graph).gas
         assert leak.wind_m_s == 4.5 and leak.wind_from_deg == 200 and leak.stability in "ABCDEF"
+
+
+def test_twin_evacuate_live_reads_the_counts_and_the_wind_the_served_park_stored(demo, tmp_path, monkeypatch):
+    from conftest import run_twin
+    from live.clock import SystemClock
+    from live.history import SqliteHistory
+    from live.runtime import live_folder
+
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path))
+    scene = read_scene(DEMO)
+    _, spaces = third_floor(demo)
+    counters = [c for s in spaces for c in hosted_in(demo, s) if c.startswith("dev:PC-")][:2]
+    station = f"dev:{scene.live.weather.device}"
+    missing = run_twin("evacuate", DEMO, "--live", "--json")
+    assert missing.returncode == 2 and "--live: no live history at" in missing.stderr
+    path = live_folder(scene.name) / "history.sqlite"
+    path.parent.mkdir(parents=True)
+    now = datetime.now(UTC)
+    with SqliteHistory(path, SystemClock()) as store:
+        store.record(counters[0], "people", 17.0, now - timedelta(minutes=5))
+        store.record(counters[1], "people", 4.0, now - timedelta(hours=3))  # too old: not used
+        store.record(station, "wind_speed_m_s", 3.0, now - timedelta(minutes=2))
+        store.record(station, "wind_from_deg", 105.0, now - timedelta(minutes=2))
+    done = run_twin("evacuate", DEMO, "--live", "--density", "0", "--incident", f"gas@{GAS_INLET}", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert "live counts: 17 persons in 1 spaces from 1 counters" in done.stderr
+    assert "live wind: 3.0 m/s from 105°" in done.stderr
+    assert answer["occupants"] == 17 and {s["id"] for s in answer["spaces"] if s["aset_s"] == 0.0}

@@ -111,6 +111,8 @@ def test_a_drill_ticks_the_plan_off_sends_nothing_and_keeps_its_report(demo, sce
     html = unescape(re.sub(r"<[^>]+>", "", panel.checklist_pane.object))
     assert "30 s Unlock the building's access doors · 17 targets · Unlock ✓ drill" in html
     assert "60 s Dispatch the security patrol" in html and html.count("✓ drill") == 5
+    assert re.search(r"Dispatch the micro fire station · 1 targets · arrives ≈ \d+ s", html), "the team's arrival"
+    assert "Response teams" in panel.result_pane.object and "微型消防站 (6)" in panel.result_pane.object
     panel.seek(panel.time.end)
     assert all(item.state == "drill" and item.done_s == item.at_s for item in panel.lists.items)
     panel.cameras.clicks += 1

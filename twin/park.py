@@ -94,6 +94,7 @@ class Park:
         self.placements: dict[str, np.ndarray] = {}  # source key → 4×4 model-to-park-frame matrix
         self.georeference: Any = None  # has ``to_lonlat(points_m)``; set by the importers
         self.tours: list[Any] = []  # twin.tours.Tour, from the scene file
+        self.teams: tuple[Any, ...] = ()  # twin.teams.TeamSpec, from the scene file
         self.walkways: list[shapely.Geometry] = []  # roads and paths in the park frame (ways to assembly points)
         self._indexes: dict[str | None, SpatialIndex] = {}  # by node kind; cleared when nodes change
         self.add(Node(ROOT_ID, "park", name))

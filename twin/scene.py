@@ -271,4 +271,5 @@ def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = 
     if problems:
         raise SceneError(problems)
     park.tours = build_tours(scene, park)
+    park.teams = scene.teams
     return park

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +17,8 @@ from twin.evacuation.flow import premovement_range
 from twin.evacuation.occupants import (DEFAULT_DENSITY_PPM2, POPULATIONS, counts_by_density, counts_by_total,
                                        vacant_spaces)
 from twin.evacuation.outdoor import park_outdoors
+from twin.evacuation.plume import stability_class, sun_altitude_deg
+from twin.evacuation.sensed import counted_occupants, measured_wind, stored_readings
 from twin.evacuation.resources import Resource, resources
 from twin.evacuation.result import EvacuationResult
 from twin.park import Park
@@ -24,6 +27,7 @@ from twin.scene import Scene, read_scene, scene_file
 from twin.teams import TeamSpec, place_of, team_etas
 
 out = Console()
+err = Console(stderr=True)
 INCIDENTS = ("fire", "gas", *hazards.PLACED_KINDS)
 SHOWN_ROWS = 15
 SHOWN_PROBLEMS = 3
@@ -46,9 +50,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     gas.add_argument("--leak-g-s", type=float, default=100.0, help="release rate, g/s (default 100)")
     gas.add_argument("--wind-m-s", type=float, default=2.0, help="wind speed, m/s (default 2)")
     gas.add_argument("--wind-from-deg", type=float, default=0.0, help="where the wind comes from, ° from north")
-    gas.add_argument("--stability", choices=list("ABCDEF"), default="D", help="Pasquill–Gifford class (default D)")
+    gas.add_argument("--stability", choices=list("ABCDEF"), help="Pasquill–Gifford class (default D; with --live, "
+                     "Pasquill's class for the wind and the sun's altitude now)")
     gas.add_argument("--threshold-mg-m3", type=float, default=30.0,
                      help="untenable above this concentration (default 30 mg/m³, about chlorine's IDLH)")
+    s.add_argument("--live", action="store_true", help="occupants from the people counters ([live.occupancy]) and a "
+                   "gas leak's wind from the weather station ([live.weather]), as the served park last stored them")
     s.add_argument("--model", choices=MODELS, default="flow", help="flow (SFPE, fast) or agent (jupedsim)")
     s.add_argument("--speed", type=float, metavar="M_S", help="everyone's unimpeded walking speed (default: "
                    "the population's)")
@@ -84,7 +91,8 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     with progress_bar(f"evacuating ({args.model})") as progress:
         result = evacuate(graph, occupants, args.model, _plan(park, graph, args, plan), hazard,
                           lambda share: progress(100 * share), ways)
-    near = resources(park, graph, _origin(park, graph, args), ways, teams) if args.incident else []
+    origin = _origin(park, graph, args) if args.incident else None
+    near = resources(park, graph, origin, ways, teams) if origin is not None else []
     drill = _drill(park, graph, args, plan, teams)
     if args.report is not None:
         from twin.evacuation.report import write_report
@@ -128,12 +136,61 @@ def _counts(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> dic
     density = DEFAULT_DENSITY_PPM2 if args.density is None else args.density
     counts = (counts_by_total(graph, args.occupants, empty=vacant) if args.occupants is not None
               else counts_by_density(graph, density, empty=vacant))
+    if args.live:
+        counts.update(_live_counts(park, graph, args))
     for item in args.space:
         key, value = _pair(item, "--space")
         if not value.isdigit():
             raise InputError(f"--space {item!r}: the count must be a whole number")
         counts[_index("--space", graph.place, key)] = int(value)
     return counts
+
+
+def _live_spec(args: argparse.Namespace, table: str):
+    """The scene's ``[live.occupancy]`` or ``[live.weather]`` (``--live`` needs the scene to bind them)."""
+    from twin.scene import read_scene, scene_file
+
+    if scene_file(args.source).suffix.lower() != ".toml":
+        raise InputError(f"--live: {args.source} is not a scene: live counters and weather are bound in a scene file")
+    found = getattr(read_scene(args.source).live, table)
+    if found is None:
+        raise InputError(f"--live: {args.source} has no [live.{table}]")
+    return found
+
+
+def _live_counts(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> dict[int, int]:
+    """The persons the people counters last counted, per space they cover (said on stderr)."""
+    occupancy = _live_spec(args, "occupancy")
+    now = datetime.now(UTC)
+    readings = stored_readings(park, [occupancy.metric], now - timedelta(seconds=occupancy.max_age_s))
+    counted = counted_occupants(park, graph, readings[occupancy.metric], now, occupancy.max_age_s)
+    if not counted.counters:
+        raise InputError(f"--live: no {occupancy.metric} count in the last {occupancy.max_age_s:g} s")
+    err.print(f"live counts: {counted.persons} persons in {len(counted.counts)} spaces from {counted.counters} "
+              f"counters; other spaces by density", highlight=False)
+    return counted.counts
+
+
+def _gas(park: Park, node_id: str, args: argparse.Namespace) -> tuple[float, float, str]:
+    """The wind (m/s, ° from) and the stability class: the weather station's with ``--live``, else the flags."""
+    from live.config import weather_station
+
+    if not args.live:
+        return args.wind_m_s, args.wind_from_deg, args.stability or "D"
+    weather = _live_spec(args, "weather")
+    station = weather_station(weather, park)
+    now = datetime.now(UTC)
+    stored = stored_readings(park, [weather.wind_speed, weather.wind_from], now - timedelta(seconds=weather.max_age_s))
+    wind = measured_wind(station or weather.device, stored[weather.wind_speed].get(station),
+                         stored[weather.wind_from].get(station), now, weather.max_age_s)
+    if wind is None:
+        raise InputError(f"--live: no wind from {weather.device} in the last {weather.max_age_s:g} s")
+    lonlat = park.lonlat(node_id)
+    stability = args.stability or (stability_class(wind.speed_m_s, sun_altitude_deg(lonlat[0], lonlat[1], now))
+                                   if lonlat else "D")
+    err.print(f"live wind: {wind.speed_m_s:.1f} m/s from {wind.from_deg:.0f}° ({weather.device}), class {stability}",
+              highlight=False)
+    return wind.speed_m_s, wind.from_deg, stability
 
 
 def _premovement(text: str) -> float | tuple[float, float]:
@@ -177,18 +234,26 @@ def _incident(park: Park, graph: EvacuationGraph, args: argparse.Namespace):
     kind, sep, key = text.partition("@")
     if not sep or kind not in INCIDENTS:
         raise InputError(f"--incident {text!r}: write it as KIND@NODE_ID, KIND one of {', '.join(INCIDENTS)}")
+    if kind == "gas":
+        node = park.nodes.get(key) or park.nodes.get(f"dev:{key}")
+        if node is not None and node.centre_m is not None:  # a spot outdoors, or anything placed
+            source_xy, node_id = (float(node.centre_m[0]), float(node.centre_m[1])), node.id
+        else:
+            place = graph.places[incident_place(park, graph, key)]
+            source_xy, node_id = (place.footprint.centroid.x, place.footprint.centroid.y), place.id
+        wind_m_s, wind_from_deg, stability = _gas(park, node_id, args)
+        return hazards.gas(graph, source_xy, args.leak_g_s, wind_m_s, wind_from_deg, stability, args.threshold_mg_m3)
     origin = incident_place(park, graph, key)
     if kind == "fire":
         return hazards.fire(graph, origin, growth=args.growth)
-    if kind == "gas":
-        centre = graph.places[origin].footprint.centroid
-        return hazards.gas(graph, (centre.x, centre.y), args.leak_g_s, args.wind_m_s, args.wind_from_deg,
-                           args.stability, args.threshold_mg_m3)
     return hazards.placed(graph, kind, origin)
 
 
-def _origin(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> int:
-    return incident_place(park, graph, args.incident.partition("@")[2])
+def _origin(park: Park, graph: EvacuationGraph, args: argparse.Namespace) -> int | None:
+    """The incident's place; None for a gas leak outdoors."""
+    key = args.incident.partition("@")[2]
+    found = place_of(park, graph, key) if key in park or f"dev:{key}" in park else None
+    return found if found is not None or args.incident.startswith("gas@") else incident_place(park, graph, key)
 
 
 def incident_place(park: Park, graph: EvacuationGraph, key: str) -> int:

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from twin.errors import InputError
 from twin.evacuation.graph import EvacuationGraph
 from twin.evacuation.occupants import share_by_area
 from twin.park import Park
 
+READER_RETENTION_DAYS = 36_500  #: opening the history only to read: a retention this long purges nothing
 Reading = tuple[object, datetime]  #: (value, when measured), as the live state and history give it
 
 
@@ -77,6 +79,23 @@ def measured_wind(station: str, speed: Reading | None, from_deg: Reading | None,
     fresh = all(isinstance(v, (int, float)) and not isinstance(v, bool) and now - at <= timedelta(seconds=max_age_s)
                 for v, at in (speed, from_deg))
     return Wind(float(speed[0]), float(from_deg[0]) % 360, min(speed[1], from_deg[1]), station) if fresh else None
+
+
+def stored_readings(park: Park, metrics: list[str], since: datetime) -> dict[str, dict[str, Reading]]:
+    """The last value of each metric per node written since ``since`` to the served park's history
+    (``twin serve`` writes it): metric → node id → (value, time)."""
+    from live.clock import SystemClock
+    from live.history import SqliteHistory
+    from live.runtime import live_folder
+
+    path = live_folder(park.name) / "history.sqlite"
+    if not path.is_file():
+        raise InputError(f"--live: no live history at {path}: serve the park first (twin serve)")
+    history = SqliteHistory(path, SystemClock(), retention_days=READER_RETENTION_DAYS)
+    try:
+        return {metric: history.latest(metric, since) for metric in metrics}
+    finally:
+        history.close()
 
 
 def _host(park: Park, counter: str) -> str | None:

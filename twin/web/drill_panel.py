@@ -25,10 +25,12 @@ from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
 from twin.evacuation.outdoor import Outdoors, park_outdoors
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
+from twin.evacuation.resources import resources
 from twin.evacuation.result import CONGESTED_PPM2
 from twin.evacuation.worker import DrillSpec, submit
 from twin.park import Park
 from twin.plans import Checklist, PlanSpec, checklist, plan_for
+from twin.teams import TeamEta, place_of, team_etas
 from twin.web.access import guarded
 from twin.web.drill_setup import DrillSetup
 from twin.web.messages import t
@@ -178,6 +180,7 @@ class DrillPanel:
         self.origin: str | None = None  # where the offered incident starts: a space id, or a node outdoors
         self.future: Future[EvacuationResult] | None = None
         self.ran: DrillSpec | None = None  # the drill running or shown
+        self.etas: list[TeamEta] = []  # the response teams' arrival at the drill shown
         self.playback: Playback | None = None
         self.shown: dict[str, str] = {}  # room id → state drawn
         self.t_s = 0.0  # the time drawn
@@ -274,11 +277,15 @@ class DrillPanel:
         """List the result, mark the card and view as a drill, draw it at its start."""
         self.clear_view()
         self.playback, self.ran = Playback(self.graph, result), spec
+        origin = place_of(self.park, self.graph, spec.origin)
+        self.etas = team_etas(self.park, self.graph, self.park.teams, origin) if origin is not None else []
         name = self._name(spec.origin)
         self.result_pane.object = self._summary_html(result, name)
         self.modes_before = list(self.navigator.modes.value)
         plan = plan_for(self.plans, incident=result.hazard.kind)
-        self.lists = checklist(plan, self.park, spec.origin, drill=True) if plan is not None else None
+        self.lists = checklist(plan, self.park, spec.origin, drill=True, teams=self.park.teams) if plan else None
+        if self.lists is not None:
+            self.lists.expect({e.team.key: e.eta_s for e in self.etas})
         with pn.io.hold():
             self.report.disabled = False
             self.cameras.visible = self.show_cameras is not None and bool(self._camera_targets())
@@ -423,7 +430,11 @@ class DrillPanel:
         pictures = [snapshots(self.park).png(camera, *PICTURE_SIZE)
                     for camera in self._camera_targets()[:REPORT_PICTURES]]
         title = t("drill.report_title", self.lang).format(kind=self._kind(result), space=self._name(self.ran.origin))
-        path = ReportStore().save(result, self.graph, title, drill=True, actions=actions, pictures=pictures)
+        origin = place_of(self.park, self.graph, self.ran.origin)
+        near = (resources(self.park, self.graph, origin, park_ways(self.park), self.park.teams)
+                if origin is not None else [])
+        path = ReportStore().save(result, self.graph, title, drill=True, actions=actions, pictures=pictures,
+                                  resources=near)
         self.reports_pane.object = self._reports_html()
         return path.name
 
@@ -459,6 +470,9 @@ class DrillPanel:
                                                             t("drill.last_in", lang)],
                                [(a.name + (f" ⚠ {t('drill.over_capacity', lang)}" if a.over_capacity else ""), a.count,
                                  seconds(a.last_in_s)) for a in result.assembly if a.count], none)
+                + section_html(t("drill.teams", lang), [t("drill.team", lang), t("drill.route_m", lang),
+                                                         t("drill.eta", lang)],
+                               [(e.team.label, f"{e.length_m:.0f}", seconds(e.eta_s)) for e in self.etas], none)
                 + section_html(t("drill.untenable", lang), [t("drill.space", lang), t("drill.aset", lang),
                                                              t("drill.rset", lang)],
                                [(s.name, seconds(s.aset_s), seconds(s.rset_s)) for s in first], none)

@@ -122,7 +122,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.title": "应急预案", "plan.real": "真实警情 REAL ALARM", "plan.targets": "{n} 个对象",
         "plan.drill_done": "演练", "plan.cameras": "查看摄像机", "plan.confirm": "确认执行 Confirm",
         "plan.done": "完成 Done", "plan.done_at": "✓ 已完成（t = {s} s）", "plan.sent": "✓ 已执行 {n}/{total}",
-        "plan.failed": "✗ 失败 {n}/{total}",
+        "plan.failed": "✗ 失败 {n}/{total}", "plan.arrives": "约 {s} s 到达",
+        "drill.teams": "救援力量", "drill.team": "队伍", "drill.eta": "到达 (s)", "drill.route_m": "路程 (m)",
     },
     "en": {
         "home_view": "Home view",
@@ -241,7 +242,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plan.title": "Emergency plan", "plan.real": "真实警情 REAL ALARM", "plan.targets": "{n} targets",
         "plan.drill_done": "drill", "plan.cameras": "Show cameras", "plan.confirm": "Confirm",
         "plan.done": "Done", "plan.done_at": "✓ done (t = {s} s)", "plan.sent": "✓ sent {n}/{total}",
-        "plan.failed": "✗ failed {n}/{total}",
+        "plan.failed": "✗ failed {n}/{total}", "plan.arrives": "arrives ≈ {s} s",
+        "drill.teams": "Response teams", "drill.team": "Team", "drill.eta": "Arrives (s)", "drill.route_m": "Route (m)",
     },
 }
 

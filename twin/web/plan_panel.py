@@ -39,6 +39,8 @@ def step_label(plan: PlanSpec, index: int, item: ChecklistItem, lang: str) -> st
         parts.append(t("plan.targets", lang).format(n=len(item.targets)))
     if item.command:
         parts.append(t(f"command.{item.command}", lang))
+    if item.arrives_s is not None:
+        parts.append(t("plan.arrives", lang).format(s=f"{item.arrives_s:.0f}"))
     return " · ".join(parts)
 
 
