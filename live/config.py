@@ -175,16 +175,22 @@ def read_live(r: _Reader, data: dict[str, Any]) -> LiveSpec:
                     _weather(r, live))
 
 
+def _optional_table(r: _Reader, live: dict, key: str, allowed: set[str]) -> dict | None:
+    """``[live.<key>]`` when given and a table (its unknown keys reported), else None."""
+    if key not in live:
+        return None
+    if not isinstance(live[key], dict):
+        r.problem(f"live.{key}", f"must be a table ([live.{key}])")
+        return None
+    r.unknown(live[key], allowed, f"live.{key}.")
+    return live[key]
+
+
 def _occupancy(r: _Reader, live: dict, types: dict[str, DeviceType] | None) -> OccupancySpec | None:
     """``[live.occupancy]``: its metric must be a number some device type declares."""
-    if "occupancy" not in live:
+    where, t = "live.occupancy.", _optional_table(r, live, "occupancy", _OCCUPANCY_KEYS)
+    if t is None:
         return None
-    where = "live.occupancy."
-    if not isinstance(live["occupancy"], dict):
-        r.problem("live.occupancy", "must be a table ([live.occupancy])")
-        return None
-    t = live["occupancy"]
-    r.unknown(t, _OCCUPANCY_KEYS, where)
     metric = r.text(t, "metric", where, required=True)
     max_age_s = _at_least(r, t, "max_age_s", where, 0.0, strict=True, default=DEFAULT_MAX_AGE_S)
     if metric is not None and types is not None and not any(
@@ -196,14 +202,9 @@ def _occupancy(r: _Reader, live: dict, types: dict[str, DeviceType] | None) -> O
 
 def _weather(r: _Reader, live: dict) -> WeatherSpec | None:
     """``[live.weather]``: the station's device; its metrics are checked against the park."""
-    if "weather" not in live:
+    where, t = "live.weather.", _optional_table(r, live, "weather", _WEATHER_KEYS)
+    if t is None:
         return None
-    where = "live.weather."
-    if not isinstance(live["weather"], dict):
-        r.problem("live.weather", "must be a table ([live.weather])")
-        return None
-    t = live["weather"]
-    r.unknown(t, _WEATHER_KEYS, where)
     device = r.text(t, "device", where, required=True)
     names = {key: r.text(t, key, where) or getattr(WeatherSpec, key) for key in ("wind_speed", "wind_from")}
     max_age_s = _at_least(r, t, "max_age_s", where, 0.0, strict=True, default=DEFAULT_MAX_AGE_S)

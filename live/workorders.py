@@ -48,6 +48,14 @@ PERIODS = {"month": "%Y-%m", "day": "%Y-%m-%d"}  #: stats periods → strftime o
 GROUPS = ("team", "assignee")  #: what stats are grouped by, beside the period
 
 
+def _choice(kind: type[StrEnum], value: str, field: str):
+    """A member of ``kind`` from itself or its value; InputError naming ``field`` and the choices otherwise."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise InputError(f"{field}: no {field} {value!r}; one of {', '.join(kind)}") from None
+
+
 class UnknownOrder(InputError, KeyError):
     """No work order with the id asked for."""
 
@@ -64,10 +72,7 @@ class Priority(StrEnum):
     @classmethod
     def parse(cls, priority: Priority | str) -> Priority:
         """A priority from itself or its name; InputError naming the choices otherwise."""
-        try:
-            return cls(priority)
-        except ValueError:
-            raise InputError(f"priority: no priority {priority!r}; one of {', '.join(cls)}") from None
+        return _choice(cls, priority, "priority")
 
 
 class OrderStatus(StrEnum):
@@ -80,10 +85,7 @@ class OrderStatus(StrEnum):
 
     @classmethod
     def parse(cls, status: OrderStatus | str) -> OrderStatus:
-        try:
-            return cls(status)
-        except ValueError:
-            raise InputError(f"status: no status {status!r}; one of {', '.join(cls)}") from None
+        return _choice(cls, status, "status")
 
 
 class Source(StrEnum):

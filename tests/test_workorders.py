@@ -402,3 +402,13 @@ def test_inspection_rounds_open_their_orders_once(server, live):
     assert status == 200 and [c["done"] for c in ticked["checklist"]] == [True, False]
     status, refused = call(server, f"/api/workorders/{rounds[0]['id']}", {"checklist": "all"})
     assert status == 400 and refused["error"].startswith(f"checklist: work order {rounds[0]['id']} has 2 items")
+
+
+def test_the_asset_card_lists_the_orders_of_the_asset_and_below_it(live):
+    from twin.web.live_card import LiveCard
+
+    order = live.workorders.create("烟感报修", SMOKE, priority="normal", by="local")
+    card = LiveCard(live, "en")
+    card.show(BUILDING)
+    assert f"data-order='{order.id}'" in card.orders.object and "烟感报修" in card.orders.object
+    assert "Open" in card.orders.object and audited("workorder.read", f"workorders?asset={BUILDING}")

@@ -314,7 +314,9 @@ class DrillPanel:
         triangles = np.array([np.asarray(tri.exterior.coords)[:3] for tri in
                               shapely.get_parts(shapely.constrained_delaunay_triangles(zone))]).reshape(-1, 3, 2)
         self.viewport.zone(np.concatenate([triangles, np.full((*triangles.shape[:2], 1), z_m)], axis=2), GAS_RGB)
-        x0, y0, x1, y1 = zone.bounds
+        park = self.park.bounds_m()
+        shown = zone.intersection(shapely.box(park[0], park[1], park[3], park[4])) if park else zone
+        x0, y0, x1, y1 = (shown if not shown.is_empty else zone).bounds  # the plume's part over the park
         self.viewport.fly_to((x0, y0, z_m, x1, y1, z_m + 10.0), direction=LOOK_DOWN)
 
     def _ground_m(self, node_id: str) -> float:

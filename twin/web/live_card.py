@@ -54,6 +54,9 @@ def sensors_on(park: Park, node_id: str) -> list[str]:
     return [d.id for d in park.of_kind("device") if d.links.get("host") in hosts]
 
 
+SHOWN_ORDERS = 5  #: work orders listed on an asset's card
+
+
 class LiveCard:
     """Status, values, chart, cameras and commands of the node the card shows."""
 
@@ -69,6 +72,7 @@ class LiveCard:
         self.cameras = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-cameras"])
         self.commands = pn.Row(sizing_mode="stretch_width")
         self.command_note = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-command-note"])
+        self.orders = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-orders"])
         self.metric.param.watch(lambda _e: self.draw_chart(), "value")
 
     def _figure(self):
@@ -85,7 +89,7 @@ class LiveCard:
 
     def panel(self) -> pn.viewable.Viewable:
         return pn.Column(self.values, self.metric, self.chart_box, self.commands, self.command_note, self.cameras,
-                         sizing_mode="stretch_width")
+                         self.orders, sizing_mode="stretch_width")
 
     # --- what the card shows ---------------------------------------------------------------------
     def show(self, node_id: str, cameras: bool = False) -> None:
@@ -105,6 +109,7 @@ class LiveCard:
                 cameras or self._is_camera(node_id)) else ""
             self.commands[:] = self.command_buttons(node_id)
             self.command_note.object = ""
+            self.orders.object = self.orders_html(node_id) if node_id else ""
 
     def refresh(self, changes: Mapping[str, NodeChange]) -> None:
         """Redraw the values when the shown node changed, and extend its chart (the session's
@@ -125,6 +130,18 @@ class LiveCard:
                 self.source.stream({"t": [ts], "v": [float(new[0])]})
                 self.chart.object.x_range.end = ts
                 self.fit_values()
+
+    def orders_html(self, node_id: str) -> str:
+        """The asset's work orders (its own and those of everything below it), newest first."""
+        check(current_principal(), "workorder.read", f"workorders?asset={node_id}")
+        orders = self.live.workorders.for_node(node_id, self.park)[:SHOWN_ORDERS]
+        rows = "".join(
+            f"<tr data-order='{o.id}'><td>#{o.id}</td><td>{escape(o.title)}</td>"
+            f"<td>{escape(t(f'order.{o.status}', self.lang))}</td>"
+            f"<td>{local_naive(o.created_at):%m-%d %H:%M}</td></tr>" for o in orders)
+        title = f"<p><b>{escape(t('order.title', self.lang))}</b></p>"
+        return title + (f"<table class='twin-drill-table'>{rows}</table>" if rows
+                        else f"<p>{escape(t('order.none', self.lang))}</p>")
 
     def values_html(self) -> str:
         if not self.node_id:

@@ -88,6 +88,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.burst_of": "爆管 {pipe}", "net.failed_of": "失效阀门 {valves}", "net.shut": "关 {id}", "net.end": "{id}",
         "net.reached": "追踪到管段 {pipes} 段、节点 {nodes} 个", "net.unknown_flow": "其中 {n} 段管道流向不明，按双向追踪",
         "net.error": "无法分析：{error}",
+        "order.title": "工单", "order.none": "无工单。", "order.open": "待处理", "order.acknowledged": "已响应",
+        "order.in_progress": "处理中", "order.resolved": "已解决", "order.closed": "已关闭", "order.cancelled": "已取消",
         "live.sensors": "其上的传感器",
         # evacuation drills (演练): a fire in a room, the evacuation played back
         "drill.title": "疏散演练", "drill.badge": "演练 DRILL",
@@ -209,6 +211,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.failed_of": "Failed valves {valves}", "net.shut": "Shut {id}", "net.end": "{id}",
         "net.reached": "{pipes} pipes and {nodes} nodes reached",
         "net.unknown_flow": "{n} of them of unknown flow, traced both ways", "net.error": "Cannot analyse: {error}",
+        "order.title": "Work orders", "order.none": "No work orders.", "order.open": "Open",
+        "order.acknowledged": "Acknowledged", "order.in_progress": "In progress", "order.resolved": "Resolved",
+        "order.closed": "Closed", "order.cancelled": "Cancelled",
         "live.sensors": "Sensors on it",
         "drill.title": "Evacuation drill", "drill.badge": "演练 DRILL",
         "drill.hint": "Click a room (or anything in it) in the 3D view to place the incident there; while this card is open, click outdoors to place a gas leak.",
