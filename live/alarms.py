@@ -32,14 +32,11 @@ from pathlib import Path
 
 from live.clock import Clock
 from live.state import Status, Value
-from twin.errors import InputError
+from twin.errors import InputError, NotFound
 
 
-class UnknownAlarm(InputError, KeyError):
+class UnknownAlarm(NotFound):
     """No alarm with the id asked for."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class Severity(StrEnum):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from live.alarms import Alarm, AlarmBook, Severity
 from live.clock import Clock
-from twin.errors import InputError
+from twin.errors import InputError, NotFound
 
 if TYPE_CHECKING:
     from twin.park import Park
@@ -56,11 +56,8 @@ def _choice(kind: type[StrEnum], value: str, field: str):
         raise InputError(f"{field}: no {field} {value!r}; one of {', '.join(kind)}") from None
 
 
-class UnknownOrder(InputError, KeyError):
+class UnknownOrder(NotFound):
     """No work order with the id asked for."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class Priority(StrEnum):
