@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import shapely
 
 from conftest import ROOT
 from test_live_app import publish
@@ -99,6 +100,20 @@ def test_a_gas_leak_evacuates_the_buildings_its_plume_reaches(demo):
     away = run_drill(graph, DrillSpec(origin=GAS_INLET, incident="gas", gas=GasLeak((x, y), 500, 2.0, 285.0, "D")),
                      ways)
     assert away.occupants == 0 and away.hazard.untenable_s == {} and away.passed
+
+
+def test_nobody_is_sent_to_an_assembly_point_inside_the_plume(demo):
+    from twin.evacuation.outdoor import assembly_points, park_outdoors
+    from twin.evacuation.plume import plume_zone
+
+    graph = park_graph(demo)
+    points = {a.id: a.xy_m for a in assembly_points(demo)}
+    x, y = points["gis:assembly_points:AP1"]
+    zone = plume_zone((x + 40.0, y), 500, 2.0, 90.0, "D", 30.0)  # from 40 m east, blowing west over AP1
+    assert zone.contains(shapely.Point(x, y))
+    kept = park_outdoors(demo, graph, avoid=zone)
+    assert "gis:assembly_points:AP1" not in {p.id for p in kept.points} and len(kept.points) == len(points) - 1
+    assert len(park_outdoors(demo, graph, avoid=zone.buffer(10_000)).points) == len(points), "all inside: all kept"
 
 
 def test_counted_spaces_hold_their_count_and_the_rest_the_density(demo):

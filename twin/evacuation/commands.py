@@ -84,7 +84,7 @@ def cmd_evacuate(args: argparse.Namespace) -> None:
     occupants = place_occupants(graph, _counts(park, graph, args), args.population, args.speed,
                                 _premovement(args.premovement), args.seed)
     hazard = _incident(park, graph, args) if args.incident else None
-    ways = park_outdoors(park, graph)
+    ways = park_outdoors(park, graph, avoid=hazard.zone if hazard is not None and hazard.kind == "gas" else None)
     scene = _scene(args)
     plan = _scene_plan(args, scene, hazard)
     teams = scene.teams if scene is not None else ()

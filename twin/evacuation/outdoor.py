@@ -54,10 +54,13 @@ def assembly_points(park: Park) -> list[AssemblyPoint]:
     return out
 
 
-def park_outdoors(park: Park, graph: EvacuationGraph) -> Outdoors | None:
+def park_outdoors(park: Park, graph: EvacuationGraph, avoid: shapely.Geometry | None = None) -> Outdoors | None:
     """The ways from a park's exits to its assembly points along its roads and paths, or straight
-    across open ground where no building or water is in the way (None: no assembly point)."""
+    across open ground where no building or water is in the way (None: no assembly point). Assembly
+    points inside ``avoid`` (a gas plume's area) are left out, unless every one is inside it."""
     points = assembly_points(park)
+    if avoid is not None and not avoid.is_empty:
+        points = [p for p in points if not avoid.contains(shapely.Point(p.xy_m))] or points
     return outdoors(graph, points, park.walkways, obstacles(park, graph)) if points else None
 
 

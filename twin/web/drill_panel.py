@@ -23,6 +23,7 @@ import shapely
 
 from twin.evacuation import EvacuationGraph, EvacuationResult, build_graph
 from twin.evacuation.outdoor import Outdoors, park_outdoors
+from twin.evacuation.plume import plume_zone
 from twin.cameras import snapshots
 from twin.evacuation.reports import ReportStore
 from twin.evacuation.resources import resources
@@ -248,7 +249,9 @@ class DrillPanel:
     @guarded("drill.run", lambda self, spec: f"drill/{spec.incident}/{spec.origin}?growth={spec.growth}")
     def run(self, spec: DrillSpec) -> Future[EvacuationResult]:
         """Start the drill in the worker; the result shows when it arrives (see :meth:`tick`)."""
-        self.future, self.ran = submit(self.graph, spec, park_ways(self.park)), spec
+        ways = park_ways(self.park) if spec.gas is None else park_outdoors(
+            self.park, self.graph, avoid=plume_zone(**vars(spec.gas)))
+        self.future, self.ran = submit(self.graph, spec, ways), spec
         self.go.disabled, self.spinner.visible = True, True
         self._timer.start()
         return self.future
