@@ -13,7 +13,7 @@ from twin.evacuation import EvacuationGraph
 from twin.evacuation.fire import GROWTH_ALPHA_KW_S2
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, vacant_spaces
 from twin.evacuation.plume import BRIGGS_RURAL, stability_class, sun_altitude_deg
-from twin.evacuation.sensed import CountedOccupants, Wind, counted_occupants, measured_wind
+from twin.evacuation.sensed import Wind, counted_occupants, measured_wind
 from twin.evacuation.worker import INCIDENTS, DrillSpec, GasLeak
 from twin.park import Park
 from twin.web.messages import t
@@ -58,7 +58,6 @@ class DrillSetup:
         self.incident.param.watch(lambda e: self._shown(e.new), "value")
         self.widgets = pn.Column(self.incident, self.growth, self.gas, self.people, self.density, self.people_note,
                                  sizing_mode="stretch_width")
-        self.counted: CountedOccupants | None = None  # what the last spec took from the counters
 
     def _incidents(self, kinds: tuple[str, ...]) -> dict[str, str]:
         return {t(f"drill.incident.{k}", self.lang): k for k in kinds}
@@ -111,17 +110,16 @@ class DrillSetup:
 
     def _counted(self, graph: EvacuationGraph) -> tuple[tuple[str, int], ...]:
         """The live counts per space, when the commander chose the counters (noted under the choice)."""
-        self.counted = None
         if not self.counters or self.people.value != "live":
             self.people_note.object = ""
             return ()
         occupancy = self.live.spec.occupancy
         readings = {c: r for c in self.counters if (r := self.live.state.metrics(c).get(occupancy.metric))}
-        self.counted = counted_occupants(self.park, graph, readings, self.live.clock.now(), occupancy.max_age_s)
+        counted = counted_occupants(self.park, graph, readings, self.live.clock.now(), occupancy.max_age_s)
         self.people_note.object = "<p>" + escape(t("drill.counted", self.lang).format(
-            persons=self.counted.persons, counters=self.counted.counters, spaces=len(self.counted.counts),
-            silent=len(self.counters) - self.counted.counters)) + "</p>"
-        return tuple((graph.places[i].id, n) for i, n in sorted(self.counted.counts.items()))
+            persons=counted.persons, counters=counted.counters, spaces=len(counted.counts),
+            silent=len(self.counters) - counted.counters)) + "</p>"
+        return tuple((graph.places[i].id, n) for i, n in sorted(counted.counts.items()))
 
     def _leak(self, origin: str) -> GasLeak:
         centre = self.park.get(origin).centre_m
