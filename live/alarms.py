@@ -31,6 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from live.clock import Clock
+from live.journal import open_journal
 from live.state import Status, Value
 from twin.errors import InputError, NotFound
 
@@ -167,16 +168,8 @@ class AlarmBook:
         self._db = self._connect(path) if path is not None else None
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM alarms ORDER BY id").fetchall()
-            alarms = [_alarm(row) for row in rows]
-        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
-            raise InputError(f"alarm book {path}: cannot open ({exc})") from None
+        db, alarms = open_journal(path, _SCHEMA, f"SELECT {', '.join(_COLUMNS)} FROM alarms ORDER BY id", _alarm,
+                                  "alarm book")
         for alarm in alarms:  # each reloaded alarm gets a version, so changes_since(0) lists it
             self._index(alarm)
             self._version += 1

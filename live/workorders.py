@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from live.alarms import Alarm, AlarmBook, Severity
 from live.clock import Clock
+from live.journal import open_journal
 from twin.errors import InputError, NotFound
 
 if TYPE_CHECKING:
@@ -234,16 +235,9 @@ class WorkOrderBook:
         self._db = self._connect(path) if path is not None else None
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(_SCHEMA)
-            rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM workorders ORDER BY id").fetchall()
-            self._orders = {order.id: order for order in map(_order, rows)}
-        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
-            raise InputError(f"work-order book {path}: cannot open ({exc})") from None
+        db, orders = open_journal(path, _SCHEMA, f"SELECT {', '.join(_COLUMNS)} FROM workorders ORDER BY id", _order,
+                                  "work-order book")
+        self._orders = {order.id: order for order in orders}
         return db
 
     def close(self) -> None:
