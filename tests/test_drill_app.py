@@ -93,15 +93,25 @@ def people_pixels(png: bytes) -> int:
     return int((np.abs(image[..., :3] - PEOPLE_RGB).sum(axis=-1) < 90).sum())
 
 
-@needs_chromium
-@pytest.mark.browser
-def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, third_floor_office):
+def opened(browser, server):
+    """The app in English, its scene drawn."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.goto(f"{server.url}/?lang=en")
     page.wait_for_selector(READY, state="attached", timeout=180_000)
-    # a pick, as the viewport sends one: the picked node id on the component's model
+    return page
+
+
+def pick(page, node_id: str) -> None:
+    """A pick, as the viewport sends one: the picked node id on the component's model."""
     page.evaluate("""(id) => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
-                               if (m.data && m.data.picked !== undefined) m.data.picked = id; }""", third_floor_office)
+                               if (m.data && m.data.picked !== undefined) m.data.picked = id; }""", node_id)
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_fire_drill_on_the_third_floor_plays_in_the_browser(browser, server, third_floor_office):
+    page = opened(browser, server)
+    pick(page, third_floor_office)
     page.locator(".twin-drill-where h4", has_text="Incident here").wait_for(timeout=15_000)
     page.get_by_role("button", name="Run drill").click()
     page.locator(".twin-drill-result").wait_for(timeout=120_000)
@@ -154,14 +164,10 @@ GAS_RGB = np.array([205, 220, 57])
 @needs_chromium
 @pytest.mark.browser
 def test_a_gas_leak_outdoors_draws_its_plume_and_evacuates_the_building_it_reaches(browser, server, third_floor_office):
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    page.goto(f"{server.url}/?lang=en")
-    page.wait_for_selector(READY, state="attached", timeout=180_000)
-    pick = """(id) => { for (const doc of Bokeh.documents) for (const m of doc._all_models.values())
-                        if (m.data && m.data.picked !== undefined) m.data.picked = id; }"""
-    page.evaluate(pick, third_floor_office)  # the card opens on a room …
+    page = opened(browser, server)
+    pick(page, third_floor_office)  # the card opens on a room …
     page.locator(".twin-drill-where h4", has_text="Incident here").wait_for(timeout=15_000)
-    page.evaluate(pick, GAS_INLET)  # … then takes a spot outdoors, for a gas leak
+    pick(page, GAS_INLET)  # … then takes a spot outdoors, for a gas leak
     card = page.locator(".twin-drill-card")
     card.locator(".twin-drill-where h4", has_text="燃气接入管").wait_for(timeout=15_000)
     card.locator(".twin-drill-wind", has_text="type the wind in").wait_for(timeout=10_000)  # no live: no station
