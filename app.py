@@ -32,6 +32,9 @@ from twin.web.navigator import Navigator
 from twin.web.plan_panel import PlanPanel
 from twin.web.tour_player import TourPlayer
 from twin.web.viewport import Viewport, browser_strings, manifest
+from twin.web.workorder_panel import WorkOrderPanel
+from twin.web.wall import Wall
+from twin.wall import WallSpec
 
 #: Panels grow with the screen: twice the size on a 4K wall, so they read from across the room.
 LARGE_SCREEN_CSS = """
@@ -135,14 +138,28 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     centre = [viewport]
     if live is not None:
         alarms = AlarmList(live, go_to_alarm, lang)
+        orders = WorkOrderPanel(live, locate, lang)
+        viewport.param.watch(lambda event: orders.offer(event.new), "picked")
         live_view = LiveView(live.state, viewport, listeners=[live_card.refresh], scales=scales(live.spec),
-                             looks=look_metrics(live.spec))
+                             looks=look_metrics(live.spec), energy=live.energy)
         side.append(live_view.shade_panel(lang))
         centre.append(pn.Card(alarms.panel(), title=t("alarm.title", lang), sizing_mode="stretch_width",
                               css_classes=["twin-alarm-card"], stylesheets=[LARGE_SCREEN_CSS]))
+        centre.append(pn.Card(orders.panel(), title=t("order.title", lang), collapsed=True,
+                              sizing_mode="stretch_width", css_classes=["twin-order-card"],
+                              stylesheets=[LARGE_SCREEN_CSS]))
         header.insert(len(header) - 1, pn.pane.HTML(
             f"<a href='diagnostics?lang={lang}' target='_blank' style='color:#4fc3f7'>{escape(t('diag.link', lang))}</a>",
             width=80))
-        pn.state.add_periodic_callback(lambda: (live_view.pull(), alarms.pull()), period=PULL_PERIOD_MS)
+        pn.state.add_periodic_callback(lambda: (live_view.pull(), alarms.pull(), orders.pull(),
+                                                live_card.pull_orders()), period=PULL_PERIOD_MS)
     return pn.Column(header, pn.Row(side, pn.Column(*centre, sizing_mode="stretch_both"), info,
                                     sizing_mode="stretch_both"), sizing_mode="stretch_both")
+
+
+@guarded("app.view", lambda park, live, spec, args=None: f"park/{park.name}/wall")
+def create_wall(park: Park, live: Live, spec: WallSpec, args: Mapping[str, str] | None = None) -> pn.viewable.Viewable:
+    """One session of the monitoring centre's large screen (``/wall``)."""
+    lang = language(url_args() if args is None else args)
+    pn.config.theme = "dark"
+    return Wall(park, live, spec, live.energy if live.energy.metered else None, lang).panel()

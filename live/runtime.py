@@ -1,6 +1,6 @@
 """Everything live for one served park (design decisions 7, 8 and 10): the broker, ingest, state,
 alarm rules, history, commands, work orders (opened by rules and inspection plans) and, for the demo,
-the simulator.
+the simulator; and today's energy figures (:attr:`Live.energy`, computed at most once a minute).
 
 With no broker given, :class:`Live` starts a private Mosquitto on a free port (persistence on) and,
 given the scene to simulate, the simulator, so the demo runs exactly the path a real deployment
@@ -31,6 +31,8 @@ from live.simulator import Simulator, SpeedClock
 from live.rules import Rules
 from live.state import State
 from live.workorders import WorkOrderBook, open_on_alarm
+from twin.energy.config import EnergySpec
+from twin.energy.today import EnergyTodayCache
 from twin.park import Park
 from twin.scene import Scene
 from twin.web.access import data_dir
@@ -63,7 +65,7 @@ class Live:
 
     def __init__(self, park: Park, spec: LiveSpec, broker_url: str | None = None, simulated: Scene | None = None,
                  speed: float = 1.0, folder: Path | None = None, clock: Clock | None = None,
-                 inspections: tuple[InspectionSpec, ...] = ()):
+                 inspections: tuple[InspectionSpec, ...] = (), energy: EnergySpec = EnergySpec()):
         self.park, self.spec = park, spec
         # simulated time runs ``speed`` times faster; state, rules and history read it too
         self.clock = clock or (SpeedClock(SystemClock(), speed) if speed != 1 else SystemClock())
@@ -75,6 +77,7 @@ class Live:
         self.alarms = AlarmBook(self.folder / "alarms.sqlite", self.clock)
         self.rules = Rules(self.spec.rules, park, self.state, self.alarms, self.clock)
         self.history = SqliteHistory(self.folder / "history.sqlite", self.clock, policy_from(self.spec, park))
+        self.energy = EnergyTodayCache(park, energy, self.history, self.clock)  # today's figures, for every session
         self.workorders = WorkOrderBook(self.folder / "workorders.sqlite", self.clock)
         open_on_alarm(self.workorders, self.alarms, {r.key: r.workorder for r in spec.rules if r.workorder})
         self.inspections = inspections

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "scenes" / "demo"
 DATA = ROOT.parent / "shared" / "data"
 IFC_DIR = DATA / "ifc"
 TWIN = Path(sys.executable).with_name("twin")
@@ -98,3 +99,32 @@ def mosquitto(tmp_path_factory):
         pytest.skip(str(exc))
     with Broker(tmp_path_factory.mktemp("mosquitto")) as broker:
         yield broker
+
+
+# --- the demo park, live on that Mosquitto and served ----------------------------------------------
+@pytest.fixture(scope="module")
+def demo():
+    """The compiled demo park."""
+    from twin.cache import compile_scene
+
+    return compile_scene(DEMO)
+
+
+@pytest.fixture(scope="module")
+def live(demo, mosquitto, twin_home, tmp_path_factory):
+    """The demo's live side on the run's Mosquitto (no simulator: the tests publish as the devices)."""
+    from live.runtime import Live
+    from twin.scene import read_scene
+
+    with Live(demo, read_scene(DEMO).live, broker_url=mosquitto.url, folder=tmp_path_factory.mktemp("live")) as running:
+        assert running.ingest.wait_ready(10)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(demo, live):
+    """The app and API of the demo park with its live side, on a free localhost port."""
+    from twin.web.server import BackgroundServer
+
+    with BackgroundServer(demo, live=live) as running:
+        yield running

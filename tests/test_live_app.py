@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from conftest import ROOT, needs_chromium
+from conftest import DEMO, ROOT, needs_chromium
 from live.broker import Broker
 from live.runtime import Live
 from live.state import Status
-from twin.cache import compile_scene
 from twin.scene import read_scene
 from twin.errors import InputError
 from twin.web.access import LOCAL, audit_path
@@ -29,10 +28,8 @@ from twin.web.deltas import node_index
 from twin.web.live_card import LiveCard
 from twin.web.live_view import LiveView
 from twin.web.looks import look_metrics, ramp_rgb, rooms_of_devices
-from twin.web.server import BackgroundServer
 from twin.web.viewport import Viewport, manifest
 
-DEMO = ROOT / "scenes" / "demo"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 READY = "[data-twin-viewport][data-state=ready]"
 SENSOR = "TS-B01-1F-A-103"  # a temperature sensor in the hall of building B01
@@ -79,25 +76,6 @@ def post_json(url: str, body: dict | None = None) -> tuple[int, object]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return compile_scene(DEMO)
-
-
-@pytest.fixture(scope="module")
-def live(demo, mosquitto, twin_home, tmp_path_factory):
-    spec = read_scene(DEMO).live
-    with Live(demo, spec, broker_url=mosquitto.url, folder=tmp_path_factory.mktemp("live")) as running:
-        assert running.ingest.wait_ready(10)
-        yield running
-
-
-@pytest.fixture(scope="module")
-def server(demo, live):
-    with BackgroundServer(demo, live=live) as running:
-        yield running
 
 
 def state_of(server, node_id: str) -> dict:

@@ -162,12 +162,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         networks = SceneNetworks({})
     simulated = None if args.broker or args.no_simulator else scene
     live = Live(park, scene.live, broker_url=args.broker, simulated=simulated, speed=args.speed,
-                inspections=scene.inspections)
+                inspections=scene.inspections, energy=scene.energy)
     with live:
         err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
                   f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
         serve(park, port=args.port, address=args.address, show=args.show, live=live, networks=networks,
-              plans=scene.plans)
+              plans=scene.plans, wall=scene.wall)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:

@@ -23,10 +23,11 @@ from twin.errors import InputError
 from twin.plans import PlanSpec, plan_problems, read_plans
 from twin.teams import TeamSpec, read_teams, team_problems
 from twin.tours import TourSpec, build_tours, read_tours, tour_problems
+from twin.wall import WallSpec, read_wall
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOP_KEYS = {"name", "crs", "origin", "ground", "ifc", "layers", "devices", "leases", "tours", "live", "plans",
-              "teams", "inspections", "energy"}
+              "teams", "inspections", "energy", "wall"}
 _IFC_KEYS = {"key", "path", "anchor", "replaces"}
 _ANCHOR_KEYS = {"easting", "northing", "elevation", "rotation_deg"}
 _LAYER_KEYS = {"key", "path", "layer", "role", "id_field", "crs", "where", "fields"}
@@ -74,6 +75,7 @@ class Scene:
     teams: tuple[TeamSpec, ...] = ()  # emergency response teams ([[teams]]); bases checked on the park
     inspections: tuple[InspectionSpec, ...] = ()  # rounds ([[inspections]]); routes checked on the park
     energy: EnergySpec = EnergySpec()  # meters, time zone and emission factors of the energy reports ([energy])
+    wall: WallSpec = WallSpec()  # what the large screen shows ([wall])
 
     def files(self) -> list[Path]:
         """Every file the scene names (for the compile cache key)."""
@@ -247,13 +249,14 @@ def read_scene(path: str | os.PathLike) -> Scene:
     teams = read_teams(r, data)
     inspections = read_inspections(r, data)
     energy = read_energy(r, data, live)
+    wall = read_wall(r, data, live, tours)
     for where, cause in plan_problems(plans, live, teams):
         r.problem(where, cause)
     if r.problems:
         raise SceneError(r.problems)
     return Scene(file, name, crs, tuple(float(v) for v in origin), elevation, dem, tuple(ifc),
                  tuple(layers), devices, leases, "elevation_m" in ground, tours, live, plans, teams,
-                 inspections, energy)
+                 inspections, energy, wall)
 
 
 def load_park(path: str | os.PathLike, progress: Callable[[int], None] | None = None):

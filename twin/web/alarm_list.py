@@ -1,17 +1,21 @@
-"""The alarm list: filters by severity and state, acknowledge and clear through the access layer, a
-click (or a new alarm, when following) leads the camera to the alarm's place."""
+"""The alarm list: filters by severity and state, acknowledge, clear and raise a work order through the
+access layer, a click (or a new alarm, when following) leads the camera to the alarm's place."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html import escape
+from typing import TypeVar
 
 import pandas as pd
 import panel as pn
 
 from live.alarms import Alarm, Severity
 from live.runtime import Live
-from twin.web.access import check, current_principal, guarded
+from live.workorders import WorkOrder
+from twin.errors import InputError
+from twin.park import Park
+from twin.web.access import AccessDenied, check, current_principal, guarded
 from twin.web.messages import t
 
 SEVERITY_CSS = {"critical": "#e53935", "major": "#fb8c00", "minor": "#ffc107", "warning": "#4fc3f7"}
@@ -21,6 +25,31 @@ FLY_TO = frozenset({Severity.CRITICAL, Severity.MAJOR})
 FOLLOW_EVERY_S = 10.0
 MAX_ROWS = 200
 COLUMNS = ("id", "severity", "message", "where", "raised", "state")
+R = TypeVar("R")
+
+
+def place(park: Park, node_id: str) -> str:
+    """A node's name where it has one, else its id (also when the park has no such node)."""
+    node = park.get(node_id) if node_id in park else None
+    return node.name if node is not None and node.name else node_id
+
+
+def attempt(notice: pn.pane.HTML, action: Callable[[], R]) -> R | None:
+    """Run an app action: bad input or a refusal shows in ``notice`` as one line (and gives None)."""
+    try:
+        result = action()
+    except (InputError, AccessDenied) as exc:
+        notice.object = f"<span class='twin-error' style='color:#e53935'>{escape(str(exc))}</span>"
+        return None
+    notice.object = ""
+    return result
+
+
+def to_follow(changed: Iterable[Alarm]) -> Alarm | None:
+    """Of the alarms that changed, the newly raised, unacknowledged critical or major one to fly to
+    (the most severe, then the newest); None if there is none."""
+    new = [a for a in changed if a.active and a.count == 1 and a.severity in FLY_TO and not a.acked_by]
+    return max(new, key=lambda a: (a.severity.rank, a.raised_at)) if new else None
 
 
 class AlarmList:
@@ -29,7 +58,8 @@ class AlarmList:
     def __init__(self, live: Live, on_select: Callable[[Alarm], None], lang: str = "zh"):
         pn.extension("tabulator")  # Panel's bundled table, for this session's page
         self.live, self.on_select, self.lang = live, on_select, lang
-        self.version = live.alarms.version
+        self.version, self.orders_version = live.alarms.version, live.workorders.version
+        self.orders: dict[str, WorkOrder] = {}  # each listed alarm's latest work order
         self._followed_at = -FOLLOW_EVERY_S
         severities = {t("alarm.all_severities", lang): ""} | {t(f"alarm.{s.value}", lang): s.value for s in Severity}
         self.severity = pn.widgets.Select(options=severities, value="", width=130)
@@ -47,7 +77,11 @@ class AlarmList:
                                      css_classes=["twin-ack"])
         self.clear = pn.widgets.Button(label=t("alarm.clear", lang), variant="outline", disabled=True,
                                        css_classes=["twin-clear"])
+        self.to_order = pn.widgets.Button(label=t("order.raise", lang), color="primary", disabled=True,
+                                          css_classes=["twin-raise-order"])
+        self.notice = pn.pane.HTML("", css_classes=["twin-alarm-notice"])
         self.ack.on_click(lambda _e: self.act("ack"))
+        self.to_order.on_click(lambda _e: self.raise_order())
         self.clear.on_click(lambda _e: self.act("clear"))
         self.table.param.watch(self.selected, "selection")
         for widget in (self.severity, self.shown):
@@ -57,7 +91,7 @@ class AlarmList:
     def panel(self) -> pn.viewable.Viewable:
         return pn.Column(pn.Row(self.severity, self.shown, pn.layout.HSpacer(), self.follow,
                                 sizing_mode="stretch_width"), self.table,
-                         pn.Row(self.ack, self.clear), sizing_mode="stretch_width")
+                         pn.Row(self.ack, self.clear, self.to_order, self.notice), sizing_mode="stretch_width")
 
     # --- rows ------------------------------------------------------------------------------------
     @guarded("alarm.read", lambda self: "alarms")
@@ -66,6 +100,11 @@ class AlarmList:
         return self.live.alarms.list(active=True if shown == "active" else None, severity=self.severity.value or None,
                                      unacked=True if shown == "unacked" else None,
                                      open=None if shown == "all" else True, limit=MAX_ROWS)
+
+    @guarded("workorder.read", lambda self: "workorders?source=alarm")
+    def alarm_orders(self) -> dict[str, WorkOrder]:
+        """Alarm id → its latest work order (a pending one, when it has one)."""
+        return {o.alarm_id: o for o in reversed(self.live.workorders.list(source="alarm"))}
 
     def frame(self, alarms: list[Alarm]) -> pd.DataFrame:
         lang, park = self.lang, self.live.park
@@ -79,20 +118,22 @@ class AlarmList:
             elif alarm.acked_by:
                 state += " · " + t("alarm.acked_by", lang).format(who=alarm.acked_by,
                                                                  when=f"{alarm.acked_at.astimezone():%H:%M}")
-            node = park.get(alarm.node) if alarm.node in park else None
+            if (order := self.orders.get(alarm.id)) is not None:
+                state += " · " + t("order.of_alarm", lang).format(id=order.id,
+                                                                  status=t(f"order.{order.status}", lang))
             rows.append({"id": alarm.id,
                          "severity": f"<b style='color:{colour}'>{escape(t(f'alarm.{alarm.severity.value}', lang))}</b>",
                          "message": alarm.message.get(lang) or alarm.message.get("en") or alarm.rule,
-                         "where": node.name if node is not None and node.name else alarm.node,
+                         "where": place(park, alarm.node),
                          "raised": f"{alarm.raised_at.astimezone():%m-%d %H:%M:%S}", "state": state})
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
     def redraw(self) -> None:
-        self.rows = self.alarms()
+        self.rows, self.orders = self.alarms(), self.alarm_orders()
         with pn.io.hold():
             self.table.value = self.frame(self.rows)
             self.table.selection = []
-            self.ack.disabled = self.clear.disabled = True
+            self.ack.disabled = self.clear.disabled = self.to_order.disabled = True
 
     # --- actions ---------------------------------------------------------------------------------
     def chosen(self) -> Alarm | None:
@@ -103,6 +144,7 @@ class AlarmList:
         alarm = self.chosen()
         self.ack.disabled = alarm is None or alarm.acked_by is not None
         self.clear.disabled = alarm is None
+        self.to_order.disabled = alarm is None or (alarm.id in self.orders and self.orders[alarm.id].pending)
         if alarm is not None:
             self.on_select(alarm)
 
@@ -116,15 +158,32 @@ class AlarmList:
         (self.live.alarms.ack if action == "ack" else self.live.alarms.clear)(alarm.id, principal.name)
         self.pull()
 
-    def pull(self) -> None:
-        """Redraw when the alarm book changed; follow a new critical or major alarm to its place."""
-        version, changed = self.live.alarms.changes_since(self.version)
-        if version == self.version:
+    def raise_order(self) -> None:
+        """Raise the chosen alarm's work order (its pending one is not doubled), as the session's principal."""
+        alarm = self.chosen()
+        if alarm is None:
             return
-        self.version = version
+        principal = current_principal()
+
+        def raise_() -> WorkOrder:
+            check(principal, "workorder.write", "workorders")
+            return self.live.workorders.from_alarm(alarm, by=principal.name)
+
+        order = attempt(self.notice, raise_)
+        if order is not None:
+            self.notice.object = escape(t("order.raised", self.lang).format(id=order.id))
+            self.pull()
+
+    def pull(self) -> None:
+        """Redraw when the alarm or work-order book changed; follow a new critical or major alarm to its place."""
+        version, changed = self.live.alarms.changes_since(self.version)
+        orders = self.live.workorders.version
+        if (version, orders) == (self.version, self.orders_version):
+            return
+        self.version, self.orders_version = version, orders
         self.redraw()
-        new = [a for a in changed if a.active and a.count == 1 and a.severity in FLY_TO and not a.acked_by]
+        follow = to_follow(changed)
         now = time.monotonic()
-        if new and self.follow.value and now - self._followed_at >= FOLLOW_EVERY_S:
+        if follow is not None and self.follow.value and now - self._followed_at >= FOLLOW_EVERY_S:
             self._followed_at = now
-            self.on_select(max(new, key=lambda a: (a.severity.rank, a.raised_at)))
+            self.on_select(follow)

@@ -38,6 +38,24 @@ def local_naive(ts: datetime) -> datetime:
     return ts.astimezone().replace(tzinfo=None)
 
 
+DURATION_UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def duration_text(seconds: float | None, lang: str = "zh") -> str:
+    """A span in its largest unit and the next, rounded down: ``1 min 30 s``, ``2 h 5 min``, ``1 h``
+    (``—`` for None)."""
+    if seconds is None:
+        return "—"
+    left = max(round(seconds), 0)
+    first = next(i for i, (_unit, size) in enumerate(DURATION_UNITS) if left >= size or size == 1)
+    parts = []
+    for unit, size in DURATION_UNITS[first:first + 2]:
+        n, left = divmod(left, size)
+        if n or not parts:
+            parts.append(t(f"duration.{unit}", lang).format(n=n))
+    return " ".join(parts)
+
+
 def snapshot_url(park: Park, camera_id: str) -> str | None:
     """The camera's picture: its registry ``snapshot_url`` (or ``stream_url``)."""
     device = park.get(camera_id).properties.get("device", {})
@@ -57,6 +75,33 @@ def sensors_on(park: Park, node_id: str) -> list[str]:
 SHOWN_ORDERS = 5  #: work orders listed on an asset's card
 
 
+def is_camera(park: Park, node_id: str) -> bool:
+    return device_type(park.get(node_id)) == "camera"
+
+
+def camera_pictures_html(live: Live, node_id: str, lang: str) -> str:
+    """The latest pictures of the cameras that see a node (nearest first), or the camera's own."""
+    park = live.park
+    if is_camera(park, node_id):
+        sights = [(node_id, None)]
+    else:
+        sights = [(s.camera_id, s.distance_m) for s in cameras_seeing_node(park, node_id)[:MAX_CAMERAS]]
+    if not sights:
+        return f"<h4>{escape(t('camera.title', lang))}</h4><p class='twin-no-camera'>{escape(t('camera.none', lang))}</p>"
+    items = []
+    stamp = int(live.clock.now().timestamp())
+    for camera_id, distance_m in sights:
+        camera = park.get(camera_id)
+        url = snapshot_url(park, camera_id)
+        picture = (f"<a href='{escape(url)}' target='_blank'><img src='{escape(url)}?t={stamp}' "
+                   f"alt='{escape(t('camera.snapshot', lang))}' style='width:100%;border-radius:4px'></a>"
+                   if url else "")
+        distance = f" · {t('camera.distance', lang).format(m=f'{distance_m:.0f}')}" if distance_m is not None else ""
+        items.append(f"<div class='twin-camera' data-camera-id='{escape(camera_id)}'>"
+                     f"<div>{escape(camera.name or camera_id)}{escape(distance)}</div>{picture}</div>")
+    return f"<h4>{escape(t('camera.title', lang))}</h4>{''.join(items)}"
+
+
 class LiveCard:
     """Status, values, chart, cameras and commands of the node the card shows."""
 
@@ -73,6 +118,7 @@ class LiveCard:
         self.commands = pn.Row(sizing_mode="stretch_width")
         self.command_note = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-command-note"])
         self.orders = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-orders"])
+        self.orders_version = live.workorders.version  # of the work-order book when the orders were drawn
         self.metric.param.watch(lambda _e: self.draw_chart(), "value")
 
     def _figure(self):
@@ -105,8 +151,8 @@ class LiveCard:
             if numeric and self.metric.value not in numeric:
                 self.metric.value = numeric[0]
             self.draw_chart()
-            self.cameras.object = self.cameras_html(node_id) if node_id and (
-                cameras or self._is_camera(node_id)) else ""
+            self.cameras.object = camera_pictures_html(self.live, node_id, self.lang) if node_id and (
+                cameras or is_camera(self.park, node_id)) else ""
             self.commands[:] = self.command_buttons(node_id)
             self.command_note.object = ""
             self.orders.object = self.orders_html(node_id) if node_id else ""
@@ -131,17 +177,28 @@ class LiveCard:
                 self.chart.object.x_range.end = ts
                 self.fit_values()
 
+    def pull_orders(self) -> None:
+        """Redraw the shown asset's work orders when the book changed (the session's periodic pull calls this)."""
+        version = self.live.workorders.version
+        if version != self.orders_version and self.node_id:
+            self.orders.object = self.orders_html(self.node_id)
+        self.orders_version = version
+
     def orders_html(self, node_id: str) -> str:
         """The asset's work orders (its own and those of everything below it), newest first."""
         check(current_principal(), "workorder.read", f"workorders?asset={node_id}")
+        lang = self.lang
         orders = self.live.workorders.for_node(node_id, self.park)[:SHOWN_ORDERS]
         rows = "".join(
-            f"<tr data-order='{o.id}'><td>#{o.id}</td><td>{escape(o.title)}</td>"
-            f"<td>{escape(t(f'order.{o.status}', self.lang))}</td>"
-            f"<td>{local_naive(o.created_at):%m-%d %H:%M}</td></tr>" for o in orders)
-        title = f"<p><b>{escape(t('order.title', self.lang))}</b></p>"
-        return title + (f"<table class='twin-drill-table'>{rows}</table>" if rows
-                        else f"<p>{escape(t('order.none', self.lang))}</p>")
+            f"<tr data-order='{o.id}'><td>#{o.id}</td><td style='white-space:normal'>{escape(o.title)}<br>"
+            f"<small style='color:#999'>{local_naive(o.created_at):%m-%d %H:%M}</small></td>"
+            f"<td>{escape(t(f'order.{o.status}', lang))}</td><td>{escape(duration_text(o.response_s, lang))}</td>"
+            f"<td>{escape(duration_text(o.resolution_s, lang))}</td></tr>" for o in orders)
+        head = "".join(f"<th>{escape(t(key, lang))}</th>" for key in (
+            "order.id", "order.subject", "status", "order.response", "order.resolution"))
+        title = f"<p><b>{escape(t('order.title', lang))}</b></p>"
+        return title + (f"<table class='twin-drill-table' style='white-space:nowrap'><tr>{head}</tr>{rows}</table>"
+                        if rows else f"<p>{escape(t('order.none', lang))}</p>")
 
     def values_html(self) -> str:
         if not self.node_id:
@@ -205,31 +262,6 @@ class LiveCard:
         low, high = (min(values), max(values)) if values else (0.0, 1.0)
         pad = (high - low) * 0.1 or max(abs(high) * 0.1, 0.5)
         self.chart.object.y_range.start, self.chart.object.y_range.end = low - pad, high + pad
-
-    # --- cameras ---------------------------------------------------------------------------------
-    def _is_camera(self, node_id: str) -> bool:
-        return device_type(self.park.get(node_id)) == "camera"
-
-    def cameras_html(self, node_id: str) -> str:
-        lang = self.lang
-        if self._is_camera(node_id):
-            sights = [(node_id, None)]
-        else:
-            sights = [(s.camera_id, s.distance_m) for s in cameras_seeing_node(self.park, node_id)[:MAX_CAMERAS]]
-        if not sights:
-            return f"<h4>{escape(t('camera.title', lang))}</h4><p class='twin-no-camera'>{escape(t('camera.none', lang))}</p>"
-        items = []
-        stamp = int(self.live.clock.now().timestamp())
-        for camera_id, distance_m in sights:
-            camera = self.park.get(camera_id)
-            url = snapshot_url(self.park, camera_id)
-            picture = (f"<a href='{escape(url)}' target='_blank'><img src='{escape(url)}?t={stamp}' "
-                       f"alt='{escape(t('camera.snapshot', lang))}' style='width:100%;border-radius:4px'></a>"
-                       if url else "")
-            distance = f" · {t('camera.distance', lang).format(m=f'{distance_m:.0f}')}" if distance_m is not None else ""
-            items.append(f"<div class='twin-camera' data-camera-id='{escape(camera_id)}'>"
-                         f"<div>{escape(camera.name or camera_id)}{escape(distance)}</div>{picture}</div>")
-        return f"<h4>{escape(t('camera.title', lang))}</h4>{''.join(items)}"
 
     # --- commands --------------------------------------------------------------------------------
     def command_buttons(self, node_id: str) -> list[pn.widgets.Button]:

@@ -13,6 +13,8 @@ import panel as pn
 
 from live.config import MetricSpec
 from live.state import NodeChange, State, Status, device_type
+from twin.energy.colours import default_scale_kwh_m2, ramp_colours
+from twin.energy.today import EnergyTodayCache
 from twin.web.looks import Rgb, legend_html, ramp_rgb, rooms_of_devices, value_rgb
 from twin.web.messages import t
 from twin.web.viewport import Viewport
@@ -31,6 +33,9 @@ UNCOLOURED = frozenset({"park", "site"})
 Look = tuple[Rgb | None, float | None, bool]
 PLAIN: Look = (None, None, False)
 SHADE_OPACITY = 0.6  #: a shaded room is filled enough to read its colour (rooms are faint glass otherwise)
+#: The shade choice that colours buildings by kWh/m² this month (the colon keeps it apart from metric names).
+INTENSITY = "energy:kwh_per_m2"
+INTENSITY_UNIT_HTML = "<div style='font-size:12px;text-align:center'>kWh/m²</div>"
 
 
 class LiveView:
@@ -39,14 +44,16 @@ class LiveView:
     Devices take the colour of their value (``looks``: device type → the metric that colours it, a
     street light yellow when on, a parking bay orange when taken). With :meth:`shade_rooms` a metric
     (temperature, CO2…) colours each room by its sensors' mean on the metric's scale (``scales``:
-    metric → (low, high)). A warning, alarm, stale or offline status shows over both.
+    metric → (low, high)); or, with :meth:`shade_buildings`, each metered building takes the colour of
+    its kWh/m² this month (``energy``: the park's shared figures). A warning, alarm, stale or offline
+    status shows over all of these.
     """
 
     def __init__(self, state: State, viewport: Viewport,
                  listeners: Iterable[Callable[[Mapping[str, NodeChange]], None]] = (),
                  scales: Mapping[str, tuple[float, float]] | None = None,
-                 looks: Mapping[str, MetricSpec] | None = None):
-        self.state, self.viewport = state, viewport
+                 looks: Mapping[str, MetricSpec] | None = None, energy: EnergyTodayCache | None = None):
+        self.state, self.viewport, self.energy = state, viewport, energy
         self.listeners = tuple(listeners)
         self.scales = dict(scales or {})
         self.looks = dict(looks or {})
@@ -55,6 +62,7 @@ class LiveView:
         self._rooms: dict[str, str] | None = None  # device → room, built when shading first starts
         self._sensors: dict[str, list[str]] = defaultdict(list)  # room → devices in it
         self._shown: dict[str, Look] = {}  # node → the look last sent
+        self._intensity: dict[str, Rgb] = {}  # a metered building's drawn part → its building's colour
 
     def pull(self) -> int:
         """Send the looks that changed since the last pull, one message per look; how many nodes changed."""
@@ -87,16 +95,34 @@ class LiveView:
         self.metric = metric
         self._paint({room: self.state.status(room) for room in self._sensors if room in self.viewport.index})
 
+    def shade_buildings(self, on: bool) -> tuple[float, float] | None:
+        """Colour each metered building's drawn parts (not its devices) by its kWh/m² this month, as
+        the shared figures say now, and return the scale's ends (kWh/m²); ``on`` False gives them their
+        own looks back."""
+        if on and self.energy is None:
+            raise ValueError("no energy figures to colour buildings by (LiveView(..., energy=live.energy))")
+        intensities = self.energy.get().buildings_kwh_m2_month if on else {}
+        before, index = self._intensity, self.viewport.index
+        self._intensity = {part: rgb for building, rgb in ramp_colours(intensities).items()
+                           for part in index.drawn([building]) if index.park.get(part).kind != "device"}
+        self._paint({node_id: self.state.status(node_id) for node_id in before.keys() | self._intensity.keys()})
+        return default_scale_kwh_m2(intensities) if on else None
+
     def shade_panel(self, lang: str = "zh") -> pn.viewable.Viewable:
-        """A choice of metric to shade rooms by, and the legend of its scale."""
+        """A choice of metric to shade rooms by, or of energy intensity to colour buildings by (when
+        the park has meters), and the legend of its scale."""
+        energy = {t("live.shade_energy", lang): INTENSITY} if self.energy is not None and self.energy.metered else {}
         choice = pn.widgets.Select(label=t("live.shade", lang), value="", sizing_mode="stretch_width",
-                                   options={t("live.shade_none", lang): "", **{m: m for m in sorted(self.scales)}},
-                                   css_classes=["twin-shade"])
+                                   options={t("live.shade_none", lang): "", **{m: m for m in sorted(self.scales)},
+                                            **energy}, css_classes=["twin-shade"])
         legend = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["twin-shade-legend"])
 
         def chosen(event) -> None:
-            self.shade_rooms(event.new or None)
-            legend.object = legend_html(*self.scales[event.new]) if event.new else ""
+            metric = event.new if event.new in self.scales else None
+            self.shade_rooms(metric)
+            scale_kwh_m2 = self.shade_buildings(event.new == INTENSITY)
+            legend.object = (legend_html(*self.scales[metric]) if metric else
+                             legend_html(*scale_kwh_m2) + INTENSITY_UNIT_HTML if scale_kwh_m2 else "")
 
         choice.param.watch(chosen, "value")
         return pn.Column(choice, legend, sizing_mode="stretch_width")
@@ -123,6 +149,8 @@ class LiveView:
             if rgb is None and self.metric is not None and node_id in self._sensors:
                 rgb = self._shade(node_id)
                 opacity = SHADE_OPACITY if rgb is not None else None
+            if rgb is None:
+                rgb = self._intensity.get(node_id)
             look = (rgb, opacity, status == Status.ALARM)
             if self._shown.get(node_id, PLAIN) != look:  # a value that changes no colour sends nothing
                 self._shown[node_id] = look

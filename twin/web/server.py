@@ -18,13 +18,14 @@ import panel as pn
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop
 
-from app import create_app, language, url_args
+from app import create_app, create_wall, language, url_args
 from live.runtime import Live
 from twin.errors import InputError
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
 from twin.plans import PlanSpec
 from twin.ports import LOCALHOST, free_port
+from twin.wall import WallSpec
 from twin.web.api import api_routes
 from twin.web.diagnostics import Diagnostics
 from twin.web.geometry import geometry_route
@@ -59,9 +60,10 @@ def check_address(address: str) -> None:
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
                  loop: IOLoop | None = None, page: Page | None = None, live: Live | None = None,
-                 networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()) -> Server:
-    """A Bokeh/Panel server for ``park`` (its ``live`` side, pipe ``networks`` and emergency ``plans``
-    when it has them), bound but not started (``port=0``: a free port)."""
+                 networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
+                 wall: WallSpec = WallSpec()) -> Server:
+    """A Bokeh/Panel server for ``park`` (its ``live`` side, pipe ``networks``, emergency ``plans`` and
+    large screen ``wall`` when it has them), bound but not started (``port=0``: a free port)."""
     check_address(address)
     port = port or free_port(address)
     pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks, plans=plans))}
@@ -71,6 +73,7 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
         routes += network_routes(park, networks)
     if live is not None:
         pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
+        pages["/wall"] = lambda: create_wall(park, live, wall)
         routes += live_routes(park, live) + workorder_routes(park, live)
     return pn.serve(pages, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
@@ -79,9 +82,10 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False,
-          live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()) -> None:
+          live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
+          wall: WallSpec = WallSpec()) -> None:
     """Serve the twin of ``park`` until interrupted."""
-    server = build_server(park, port, address, show, live=live, networks=networks, plans=plans)
+    server = build_server(park, port, address, show, live=live, networks=networks, plans=plans, wall=wall)
     print(f"twin: {park.name} at http://{address}:{server.port}/ "
           f"(listening on localhost only; principal 'local' holds every permission)")
     server.start()
@@ -92,9 +96,10 @@ class BackgroundServer:
     """The server on its own thread and event loop, for tests: ``with BackgroundServer(park) as s``."""
 
     def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None,
-                 live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = ()):
+                 live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
+                 wall: WallSpec = WallSpec()):
         self.park, self.address, self.page, self.live, self.networks = park, address, page, live, networks
-        self.plans = plans
+        self.plans, self.wall = plans, wall
         self.port = port or free_port(address)
         self.url = f"http://{address}:{self.port}"
         self._ready = threading.Event()
@@ -107,7 +112,7 @@ class BackgroundServer:
         self._loop = IOLoop.current()
         try:
             server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page,
-                                  live=self.live, networks=self.networks, plans=self.plans)
+                                  live=self.live, networks=self.networks, plans=self.plans, wall=self.wall)
             server.start()
         except BaseException as exc:  # surfaced by start()
             self._error = exc

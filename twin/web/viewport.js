@@ -523,6 +523,14 @@ export function render({ model, el: host }) {
     model.picked = batch && cell >= 0 ? batch.nodeIds[batch.cellNode[cell]] : '';
   });
 
+  // A person's press, wheel or key counts as a touch, at most one per 2 s (the wall's idle tour waits on it).
+  let touchedAt = 0;
+  const touched = () => {
+    const now = Date.now();
+    if (now - touchedAt > 2000) { touchedAt = now; model.touched = model.touched + 1; }
+  };
+  for (const type of ['pointerdown', 'wheel', 'keydown']) root.addEventListener(type, touched, {passive: true});
+
   // --- messages from Python ---------------------------------------------------------------------
   const ops = {
     style: styleNodes, highlight, section,

@@ -130,6 +130,7 @@ class Viewport(JSComponent):
     measuring = param.Boolean(default=False, doc="Clicks measure a distance instead of picking.")
     measured_m = param.Number(default=None, allow_None=True, doc="The last distance measured.")
     ready = param.Boolean(default=False, doc="True once every batch is drawn (set by the browser).")
+    touched = param.Integer(default=0, doc="Counts a person's touches (press, wheel, key), at most one per 2 s.")
     home = param.Event(doc="Fly back to the home view.")
 
     _esm = Path(__file__).with_name("viewport.js")
