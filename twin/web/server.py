@@ -18,7 +18,7 @@ import panel as pn
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop
 
-from app import create_app, create_wall, language, url_args
+from app import create_admin, create_app, create_wall, language, url_args
 from live.runtime import Live
 from twin.errors import InputError
 from twin.networks.scene import SceneNetworks
@@ -67,6 +67,9 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
     check_address(address)
     port = port or free_port(address)
     pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks, plans=plans))}
+    for role in ("command", "tour", "maintenance"):
+        pages[f"/{role}"] = lambda role=role: create_app(park, live=live, networks=networks, plans=plans, page=role)
+    pages["/admin"] = lambda: create_admin(park, live)
     routes = [geometry_route(park.batches), *api_routes(park),
               *snapshot_routes(park, live.clock if live is not None else None), *report_routes(park)]
     if networks is not None:

@@ -206,4 +206,4 @@ class TourPlayer(pn.viewable.Viewer):
         if not self._tours:
             return pn.Card(pn.pane.Markdown(t("tour.none", self._lang)), title=t("tour.title", self._lang))
         return pn.Card(self._choice, pn.Row(self._play, self._pause, self._next), self._loop, self._caption,
-                       title=t("tour.title", self._lang), width=380)
+                       title=t("tour.title", self._lang), width=380, css_classes=["twin-tour"])
