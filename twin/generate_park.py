@@ -1191,6 +1191,7 @@ def scene_toml(frame: ParkFrame, ifc: list[tuple[Building, str]], seed: int, bui
     parts += ["[[teams]]\n" + _toml_fields(team) for team in teams]
     parts += ["[[inspections]]\n" + _toml_fields(inspection) for inspection in INSPECTIONS]
     parts.append("[energy]\n" + _toml_fields(ENERGY))
+    parts.append("[wall]\n" + _toml_fields(WALL))
     return "\n".join(parts)
 
 
@@ -1320,6 +1321,8 @@ INSPECTIONS = [
 ]
 #: ``[energy]``: the park's time zone and grid emission factor (kg CO2e/kWh; see docs/energy.md).
 ENERGY = {"timezone": "Asia/Shanghai", "emission_factors": {"electricity": 0.5703}}
+#: ``[wall]``: the large screen tours the park overview after two minutes untouched.
+WALL = {"idle_s": 120.0, "tour": "overview"}
 #: ``[live.occupancy]``: the metric by which devices count the persons in their host space.
 LIVE_OCCUPANCY = {"metric": "people"}
 #: ``[live.weather]``: the station whose wind drives gas plumes, and its metrics.
