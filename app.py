@@ -110,10 +110,14 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
                 if "networks" in parts and networks and networks.networks else None)
     linkage = {rule.key: rule.linkage for rule in live.spec.rules} if live is not None else {}
 
+    orders: WorkOrderPanel | None = None  # the work-order card, on pages that have it
+
     def describe(node_id: str, cameras: bool = False) -> None:
         card.object = node_card(park, node_id, lang)
         if live_card is not None:
             live_card.show(node_id, cameras)
+        if orders is not None:
+            orders.offer(node_id)
 
     @guarded("node.read", lambda ids: ",".join(ids))
     def show_cameras(ids: Sequence[str]) -> None:
@@ -186,7 +190,6 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
             pulls.append(alarms.pull)
         if "orders" in parts:
             orders = WorkOrderPanel(live, locate, lang)
-            viewport.param.watch(lambda event: orders.offer(event.new), "picked")
             centre.append(pn.Card(orders.panel(), title=t("order.title", lang), collapsed=page != "maintenance",
                                   sizing_mode="stretch_width", css_classes=["twin-order-card"],
                                   stylesheets=[LARGE_SCREEN_CSS]))

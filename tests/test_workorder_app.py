@@ -187,3 +187,19 @@ def test_from_an_alarm_to_an_order_to_its_asset_in_the_app(browser, server, live
     page.locator(".twin-order-stats td", has_text="秒").first.wait_for(timeout=10_000)
     publish(live.url, f"park/{DETECTOR}/telemetry", json.dumps({"ts": now_iso(), "smoke": False}))
     page.close()
+
+
+def test_the_shown_asset_filters_the_orders_to_it_and_what_lies_below_it(idle, demo):
+    room = demo.ancestor(SMOKE, "space").id
+    elsewhere = next(d.id for d in demo.of_kind("device") if demo.ancestor(d.id, "building")
+                     != demo.ancestor(SMOKE, "building"))
+    mine = idle.workorders.create("检查烟感", SMOKE, by="local")
+    idle.workorders.create("别处", elsewhere, by="local")
+    located = []
+    panel = WorkOrderPanel(idle, located.append, "en")
+    panel.shown.value = "asset"
+    assert panel.rows == [], "no asset shown yet"
+    panel.offer(room)
+    assert [o.id for o in panel.rows] == [mine.id] and panel.node.value == room
+    panel.table.selection = [0]
+    assert located == [SMOKE], "choosing the order flies to its asset"

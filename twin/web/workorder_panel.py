@@ -56,8 +56,10 @@ class WorkOrderPanel:
         self.order_id: int | None = None  # the order whose detail is shown
         self._restoring = False  # the table's selection set back after a redraw, not chosen
         teams = {self.team_name(team.key): team.key for team in self.park.teams}
+        self.asset = ""  # the node last shown: the "this asset" filter's
         self.shown = pn.widgets.RadioButtonGroup(
-            options={t("order.pending", lang): "pending", t("order.all", lang): "all"}, value="pending", width=160)
+            options={t("order.pending", lang): "pending", t("order.all", lang): "all",
+                     t("order.this_asset", lang): "asset"}, value="pending", width=240)
         self.team = pn.widgets.Select(options={t("order.all_teams", lang): ""} | teams, value="", width=160)
         self.table = pn.widgets.Tabulator(
             self.frame([]), show_index=False, selectable=1, disabled=True, height=200, layout="fit_columns",
@@ -116,8 +118,12 @@ class WorkOrderPanel:
     # --- reading ----------------------------------------------------------------------------------
     @guarded("workorder.read", lambda self: "workorders")
     def orders(self) -> list[WorkOrder]:
-        """The orders the filters let through, newest first."""
-        orders = self.live.workorders.list(pending=True if self.shown.value == "pending" else None)
+        """The orders the filters let through (pending, all, or the shown asset's and everything below
+        it), newest first."""
+        if self.shown.value == "asset":
+            orders = self.live.workorders.for_node(self.asset, self.park) if self.asset else []
+        else:
+            orders = self.live.workorders.list(pending=True if self.shown.value == "pending" else None)
         return [o for o in orders if not self.team.value or o.team == self.team.value][:MAX_ROWS]
 
     @guarded("workorder.read", lambda self, order_id: f"workorder/{order_id}")
@@ -236,9 +242,12 @@ class WorkOrderPanel:
             self.pull()
 
     def offer(self, node_id: str) -> None:
-        """A node picked in the view: the asset of the next new order."""
-        if node_id:
-            self.node.value = node_id
+        """A node shown (picked, searched, an alarm's): the asset of the "this asset" filter and of
+        the next new order."""
+        if node_id and node_id != self.asset:
+            self.node.value = self.asset = node_id
+            if self.shown.value == "asset":
+                self.redraw()
 
     def create(self) -> None:
         """Open a new order from the form, as the session's principal."""
