@@ -2,7 +2,9 @@
 Chromium at 1920×1080 and 3840×2160 (screenshots kept in ``tests/artifacts/``; look at them)."""
 from __future__ import annotations
 
+import asyncio
 import json
+from html import escape
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +22,7 @@ from twin.scene import _Reader, read_scene
 from twin.tours import TourSpec
 from twin.wall import WallSpec, read_wall
 from twin.web.server import BackgroundServer
+from twin.web.wall import Wall
 from twin.web.wall_figures import wall_figures
 
 DEMO = ROOT / "scenes" / "demo"
@@ -211,3 +214,27 @@ def test_an_untouched_wall_tours_and_a_touch_stops_the_tour(browser, server):
     page.wait_for_timeout(10_000)
     assert caption.inner_text() == first, "the tour stopped where it was touched"
     page.close()
+
+
+def test_the_idle_tour_waits_for_quiet_and_never_leaves_an_urgent_alarm(demo, tmp_path):
+    live = Live(demo, read_scene(DEMO).live, broker_url="mqtt://127.0.0.1:1", folder=tmp_path / "live")
+    now_s = [0.0]
+    wall = Wall(demo, live, WallSpec(idle_s=10), None, "en", clock=lambda: now_s[0])
+
+    def tick_at(seconds: float) -> bool:
+        now_s[0] = seconds
+        asyncio.run(wall.tick())
+        return wall.tour.stepper.playing
+
+    assert not tick_at(5) and tick_at(11), "the tour plays after idle_s untouched"
+    wall.touch()
+    assert not wall.tour.stepper.playing and not tick_at(15), "a touch stops it and restarts the wait"
+    alarm = live.alarms.raise_alarm("smoke", f"dev:{DETECTOR}", "smoke", "critical", {"en": "Smoke"}, True,
+                                    datetime.now(UTC))
+    assert not tick_at(40)
+    assert "Smoke" in wall.ticker.objects[0].label
+    assert escape(wall.place(alarm.node)) in wall.panes["cameras"].object, "the new alarm took the camera"
+    assert not tick_at(55), "idle, yet an unacknowledged critical alarm holds the wall"
+    live.alarms.ack(alarm.id, "local")
+    assert tick_at(56), "acknowledged, the tour comes back"
+    live.history.close()

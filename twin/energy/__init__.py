@@ -5,7 +5,8 @@ building and tenant, the monthly report (``twin energy``) and a building colour 
 Modules: :mod:`~twin.energy.config` (``[energy]``), :mod:`~twin.energy.meters` (the tree),
 :mod:`~twin.energy.readings` (samples from the history), :mod:`~twin.energy.rollup` (buckets and sums),
 :mod:`~twin.energy.areas` (floor areas), :mod:`~twin.energy.summary` (per building and tenant, CSV),
-:mod:`~twin.energy.report` (HTML), :mod:`~twin.energy.colours` (kWh/m² → colour),
+:mod:`~twin.energy.report` (HTML), :mod:`~twin.energy.monthly` (a month's figures, for the CLI and the
+server), :mod:`~twin.energy.colours` (kWh/m² → colour),
 :mod:`~twin.energy.today` (today's figures for the live app, one shared cache per park),
 :mod:`~twin.energy.commands` (the CLI). Method and sources: ``docs/energy.md``.
 """

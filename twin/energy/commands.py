@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from twin.energy.summary import EnergyFigures, EnergySummary, shown
+from twin.energy.summary import EnergySummary, shown
 from twin.errors import InputError
 
 out = Console()
@@ -38,54 +36,35 @@ def cmd_energy(args: argparse.Namespace) -> None:
     from live.history import SqliteHistory
     from live.runtime import live_folder
     from twin.cli import open_park, progress_bar
-    from twin.energy.meters import meter_tree
-    from twin.energy.readings import read_counters
-    from twin.energy.report import label, write_report
-    from twin.energy.rollup import bucket_edges, month_range, roll_up
-    from twin.energy.summary import summarise, write_csv
+    from twin.energy.monthly import month_of, monthly_energy, report_title
+    from twin.energy.report import write_report
+    from twin.energy.rollup import month_range
+    from twin.energy.summary import summary_json, write_csv
     from twin.scene import read_scene
 
     scene = read_scene(args.scene)
     spec = scene.energy
-    month = args.month or f"{datetime.now(spec.zone):%Y-%m}"
-    start, end = month_range(month, spec.zone)
+    month = args.month or month_of(datetime.now(UTC), spec.zone)
+    month_range(month, spec.zone)  # a bad month stops here, before anything is loaded
     path = live_folder(scene.name) / "history.sqlite"
     if not path.is_file():
         raise InputError(f"{path}: no history yet for this scene (run twin serve first)")
     with progress_bar("loading park") as progress:
         park = open_park(args.scene, progress)
-    tree = meter_tree(park, spec.device_type)
-    if not tree.meters:
-        raise InputError(f"{args.scene}: no {spec.device_type} devices in the park")
     history = SqliteHistory(path, SystemClock(), retention_days=READER_RETENTION_DAYS)
     try:
         with progress_bar("reading meters") as progress:
-            readings = read_counters(history, tree.meters, spec.metric, start, end, progress)
+            summary, days = monthly_energy(park, spec, history, month, progress)
     finally:
         history.close()
-    summary = summarise(park, roll_up(tree, readings, [start, end]), spec.kg_co2e_per_kwh)
     if args.csv:
         err.print(f"wrote {write_csv(summary, args.csv)}", highlight=False)
     if args.html:
-        days = roll_up(tree, readings, bucket_edges(start, end, "day"))
-        title = f"{park.name} {month} {label('report')}"
-        err.print(f"wrote {write_report(summary, days, args.html, title)}", highlight=False)
+        err.print(f"wrote {write_report(summary, days, args.html, report_title(park, month))}", highlight=False)
     if args.json:
         print(json.dumps(summary_json(summary), ensure_ascii=False))
         return
     _print(summary, month)
-
-
-def summary_json(summary: EnergySummary) -> dict:
-    """``{"start", "end", "kg_co2e_per_kwh", "park", "buildings", "tenants", "problems"}``; each figure
-    as :class:`EnergyFigures` with ``kwh_per_m2``, unknown figures null."""
-    def figures(f: EnergyFigures) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in {**asdict(f), "kwh_per_m2": f.kwh_per_m2}.items()}
-    return {"start": summary.start.isoformat(), "end": summary.end.isoformat(),
-            "kg_co2e_per_kwh": summary.kg_co2e_per_kwh, "park": figures(summary.park),
-            "buildings": [figures(b) for b in summary.buildings], "tenants": [figures(t) for t in summary.tenants],
-            "problems": list(summary.problems)}
 
 
 def _print(summary: EnergySummary, month: str) -> None:

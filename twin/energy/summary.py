@@ -12,9 +12,10 @@ Carbon: ``tco2e = kwh × kg CO2e per kWh / 1000`` (``[energy] emission_factors``
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from twin.park import Park
 
 CSV_COLUMNS = ("start", "end", "kind", "id", "name", "building", "meters", "kwh", "submetered_kwh",
                "unmetered_kwh", "tco2e", "area_m2", "kwh_per_m2")
+CSV_ENCODING = "utf-8-sig"  # the BOM: Excel reads the Chinese right
 
 
 @dataclass(frozen=True)
@@ -104,18 +106,36 @@ def _tenant_meters(rollup: Rollup) -> dict[tuple[str | None, str], list[Meter]]:
     return dict(sorted(found.items(), key=lambda item: (order.get(item[0][0], -1), item[0][1])))
 
 
-def write_csv(summary: EnergySummary, path: str | Path) -> Path:
+def csv_text(summary: EnergySummary) -> str:
     """One row per park, building and tenant (:data:`CSV_COLUMNS`; unknown figures left empty)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in (summary.park, *summary.buildings, *summary.tenants):
+        writer.writerow([summary.start.isoformat(), summary.end.isoformat(), f.kind, f.id, f.name, f.building,
+                         " ".join(f.meters), *(_number(v, 3) for v in (f.kwh, f.submetered_kwh, f.unmetered_kwh)),
+                         _number(f.tco2e, 6), _number(f.area_m2, 2), _number(f.kwh_per_m2, 4)])
+    return text.getvalue()
+
+
+def write_csv(summary: EnergySummary, path: str | Path) -> Path:
+    """Write :func:`csv_text` to ``path`` (:data:`CSV_ENCODING`) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:  # the BOM: Excel reads the Chinese right
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for f in (summary.park, *summary.buildings, *summary.tenants):
-            writer.writerow([summary.start.isoformat(), summary.end.isoformat(), f.kind, f.id, f.name, f.building,
-                             " ".join(f.meters), *(_number(v, 3) for v in (f.kwh, f.submetered_kwh, f.unmetered_kwh)),
-                             _number(f.tco2e, 6), _number(f.area_m2, 2), _number(f.kwh_per_m2, 4)])
+    path.write_text(csv_text(summary), encoding=CSV_ENCODING, newline="")
     return path
+
+
+def summary_json(summary: EnergySummary) -> dict:
+    """``{"start", "end", "kg_co2e_per_kwh", "park", "buildings", "tenants", "problems"}``; each figure
+    as :class:`EnergyFigures` with ``kwh_per_m2``, unknown figures null."""
+    def figures(f: EnergyFigures) -> dict:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in {**asdict(f), "kwh_per_m2": f.kwh_per_m2}.items()}
+    return {"start": summary.start.isoformat(), "end": summary.end.isoformat(),
+            "kg_co2e_per_kwh": summary.kg_co2e_per_kwh, "park": figures(summary.park),
+            "buildings": [figures(b) for b in summary.buildings], "tenants": [figures(t) for t in summary.tenants],
+            "problems": list(summary.problems)}
 
 
 def _number(value: float | None, places: int) -> str:

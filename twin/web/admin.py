@@ -1,5 +1,6 @@
 """The administrator's page (``/admin``): what the served scene holds — nodes by kind, render batches,
-devices by type and how many report — and the live side's diagnostics (topics, rejected messages)."""
+devices by type and how many report — the monthly energy report of a chosen month (when the park has
+meters) and the live side's diagnostics (topics, rejected messages)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -9,12 +10,15 @@ import panel as pn
 
 from live.runtime import Live
 from live.state import Status, device_type
+from twin.energy.monthly import recent_months
 from twin.park import Park
 from twin.web.access import guarded
 from twin.web.diagnostics import TABLE_CSS, Diagnostics
 from twin.web.messages import t
 
 REFRESH_MS = 5000
+REPORT_MONTHS = 12  #: the months offered for the energy report, this one first
+LINK_STYLE = "color:#4fc3f7"
 
 
 def table_html(css_class: str, head: list[str], rows: list[list[object]]) -> str:
@@ -58,6 +62,29 @@ def devices_html(live: Live, lang: str) -> str:
                                t("admin.declared", lang)], rows)
 
 
+def energy_links_html(month: str, lang: str) -> str:
+    """Links to the month's energy report as HTML and as CSV (:mod:`twin.web.energy_routes`), in a new tab."""
+    links = [f"<a href='/reports/energy/{escape(month)}.{kind}' target='_blank' style='{LINK_STYLE}'>"
+             f"{escape(t(f'admin.report_{kind}', lang))}</a>" for kind in ("html", "csv")]
+    return f"<p class='twin-admin-energy'>{' · '.join(links)}</p>"
+
+
+class EnergyReportLinks:
+    """A month picker (the last :data:`REPORT_MONTHS` months, by the live clock in the scene's time zone)
+    and the links to that month's energy report."""
+
+    def __init__(self, live: Live, lang: str):
+        months = recent_months(live.clock.now(), live.energy.spec.zone, REPORT_MONTHS)
+        self.month = pn.widgets.Select(name=t("admin.month", lang), options=months, value=months[0], width=160)
+        self.links = pn.pane.HTML(energy_links_html(months[0], lang))
+        self.month.param.watch(lambda event: setattr(self.links, "object", energy_links_html(event.new, lang)),
+                               "value")
+        self.title = pn.pane.HTML(f"<h3>{escape(t('admin.energy', lang))}</h3>")
+
+    def panel(self) -> pn.viewable.Viewable:
+        return pn.Column(self.title, pn.Row(self.month, self.links))
+
+
 class AdminPage:
     """One session of the administrator's page; the device table refreshes every few seconds."""
 
@@ -65,6 +92,7 @@ class AdminPage:
         self.park, self.live, self.lang = park, live, lang
         self.scene = pn.pane.HTML(scene_html(park, lang), sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self.devices = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
+        self.energy = EnergyReportLinks(live, lang) if live is not None and live.energy.metered else None
         self.refresh()
 
     @guarded("admin.read", lambda self: f"park/{self.park.name}")
@@ -74,6 +102,8 @@ class AdminPage:
 
     def panel(self, header: pn.viewable.Viewable) -> pn.viewable.Viewable:
         parts: list[pn.viewable.Viewable] = [header, pn.Row(self.scene, self.devices, sizing_mode="stretch_width")]
+        if self.energy is not None:
+            parts.append(self.energy.panel())
         if self.live is not None:
             parts.append(Diagnostics(self.live, self.lang).panel())
             pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)

@@ -28,6 +28,7 @@ from twin.ports import LOCALHOST, free_port
 from twin.wall import WallSpec
 from twin.web.api import api_routes
 from twin.web.diagnostics import Diagnostics
+from twin.web.energy_routes import energy_routes
 from twin.web.geometry import geometry_route
 from twin.web.live_api import live_routes
 from twin.web.network_api import network_routes
@@ -77,7 +78,7 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
     if live is not None:
         pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
         pages["/wall"] = lambda: create_wall(park, live, wall)
-        routes += live_routes(park, live) + workorder_routes(park, live)
+        routes += live_routes(park, live) + workorder_routes(park, live) + energy_routes(park, live)
     return pn.serve(pages, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
                     websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],

@@ -4,7 +4,8 @@ figures around it, a ticker of live alarms, and a tour when nobody touches it.
 Left: energy today with its hourly trend and carbon, the environment, persons and parking. Right:
 devices online, active alarms by severity, pending work orders, and the camera pictures of the alarm
 shown. A ticker item (or a new critical or major alarm) flies the camera to the alarm's place. After
-``[wall] idle_s`` without a touch the scene's tour plays in a loop; a touch or an alarm stops it.
+``[wall] idle_s`` without a touch the scene's tour plays in a loop, unless a critical or major alarm
+is active and unacknowledged; a touch or a new alarm stops it.
 Built for 1920×1080; on a 4K wall (3840×2160) every panel is drawn twice as large.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from live.workorders import Priority
 from twin.energy.today import EnergyToday, EnergyTodayCache
 from twin.park import Park
 from twin.wall import WallSpec
-from twin.web.alarm_list import FOLLOW_EVERY_S, SEVERITY_CSS, to_follow
+from twin.web.alarm_list import FLY_TO, FOLLOW_EVERY_S, SEVERITY_CSS, to_follow
 from twin.web.deltas import node_index
 from twin.web.live_card import camera_pictures_html, local_naive
 from twin.web.live_view import PULL_PERIOD_MS, LiveView
@@ -99,6 +100,7 @@ class Wall:
         self.tour = TourPlayer(self.viewport, tours[:1], lang, clock=clock, focus=self.navigator.isolate)
         self.touched_at = clock()
         self.alarm_version = -1
+        self.urgent = False  # a critical or major alarm is active and unacknowledged: the wall stays on it
         self.followed_at = -FOLLOW_EVERY_S
         self.ticks = 0
         panes = ("energy", "environment", "people", "devices", "alarms", "orders", "cameras")
@@ -150,7 +152,8 @@ class Wall:
         self.ticks += 1
         self.clock_pane.object = f"{local_naive(self.live.clock.now()):%Y-%m-%d %H:%M:%S}"
         self.pull_alarms()
-        if not self.tour.stepper.playing and self.clock() - self.touched_at >= self.spec.idle_s:
+        idle = self.clock() - self.touched_at >= self.spec.idle_s
+        if idle and not self.tour.stepper.playing and not self.urgent:
             self.start_tour()
         if self.ticks % FIGURES_EVERY_TICKS == 0:
             energy = await asyncio.get_running_loop().run_in_executor(None, self.energy.get) if self.energy else None
@@ -166,6 +169,7 @@ class Wall:
         if self.tour.stepper.tour is None:
             self.touched_at = self.clock()  # no tour: wait another idle period before looking again
             return
+        self.viewport.pin("", None)  # the last alarm's marker goes with it
         self.tour.set_loop(True)
         self.tour.play()
 
@@ -240,6 +244,7 @@ class Wall:
         first = self.alarm_version < 0
         self.alarm_version = version
         active = sorted(self.live.alarms.list(active=True), key=lambda a: (-a.severity.rank, -a.raised_at.timestamp()))
+        self.urgent = any(a.severity in FLY_TO and not a.acked_by for a in active)
         self.ticker.objects = [self.ticker_item(alarm) for alarm in active[:TICKER_ITEMS]] or [
             pn.pane.HTML(f"<span style='color:#43a047'>{escape(t('wall.no_alarms', self.lang))}</span>")]
         follow = None if first else to_follow(changed)
