@@ -75,7 +75,7 @@ class EnergyReportLinks:
 
     def __init__(self, live: Live, lang: str):
         months = recent_months(live.clock.now(), live.energy.spec.zone, REPORT_MONTHS)
-        self.month = pn.widgets.Select(name=t("admin.month", lang), options=months, value=months[0], width=160)
+        self.month = pn.widgets.Select(label=t("admin.month", lang), options=months, value=months[0], width=160)
         self.links = pn.pane.HTML(energy_links_html(months[0], lang))
         self.month.param.watch(lambda event: setattr(self.links, "object", energy_links_html(event.new, lang)),
                                "value")
