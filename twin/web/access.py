@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from twin.roles import grants
+
 ALL = "*"
 
 P = ParamSpec("P")
@@ -32,7 +34,7 @@ class Principal:
     permissions: frozenset[str] = frozenset()
 
     def may(self, permission: str) -> bool:
-        return ALL in self.permissions or permission in self.permissions
+        return grants(self.permissions, permission)
 
 
 LOCAL = Principal("local", frozenset({ALL}))
