@@ -21,7 +21,7 @@ from live.runtime import Live
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
 from twin.plans import PlanSpec
-from twin.web.access import guarded
+from twin.web.access import current_principal, guarded
 from twin.web.admin import AdminPage
 from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
@@ -101,7 +101,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     lang, parts = language(args), PAGES[page]
     live = live if "live" in parts else None  # a tour page shows nothing live
     pn.config.theme = "dark"
-    viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(lang),
+    viewport = Viewport(node_index(park), batches=manifest(park.batches, current_principal().may),
+                        strings=browser_strings(lang),
                         home_bounds=list(park.bounds_m() or ()), sizing_mode="stretch_both", min_height=480)
     navigator = Navigator(park, viewport, lang)
     card = pn.pane.HTML(node_card(park, "", lang), sizing_mode="stretch_width")

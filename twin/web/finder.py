@@ -7,7 +7,8 @@ import panel as pn
 
 from twin.park import Park
 from twin.search import SEPARATOR, Hit, search
-from twin.web.access import guarded
+from twin.web.access import current_principal, guarded
+from twin.web.visibility import node_permission
 from twin.web.messages import t
 
 MAX_RESULTS = 30
@@ -26,12 +27,17 @@ class Finder:
 
     @guarded("node.search", lambda self, text: text)
     def find(self, text: str) -> None:
-        hits = search(self.park, text, limit=MAX_RESULTS) if text.strip() else []
+        hits = self.hits(text) if text.strip() else []
         options = {self.label(hit): hit.node.id for hit in hits}
         with pn.io.hold():
             self.results.options = options
             self.results.value = []
             self.results.visible = bool(options)
+
+    def hits(self, text: str) -> list[Hit]:
+        """The best hits the session may read (a visitor's search finds no security device)."""
+        may = current_principal().may
+        return [hit for hit in search(self.park, text, limit=None) if may(node_permission(hit.node))][:MAX_RESULTS]
 
     def label(self, hit: Hit) -> str:
         """``name · kind · where`` (the breadcrumbs below the park)."""

@@ -13,6 +13,7 @@ from tornado.web import RequestHandler
 
 from twin.batches import RenderBatch
 from twin.web.access import AccessDenied, check, current_principal
+from twin.web.visibility import batch_permission
 
 ROUTE = r"/geometry/([0-9a-f]+)\.bin"
 CACHE_FOREVER = "public, max-age=31536000, immutable"
@@ -27,7 +28,9 @@ class GeometryStore:
     """Batch payloads by digest, each gzipped at most once (on its first gzip request)."""
 
     def __init__(self, batches: Iterable[RenderBatch]):
+        batches = list(batches)
         self._payloads = {b.digest: b.payload for b in batches}
+        self.permissions = {b.digest: batch_permission(b.category) for b in batches}  # what fetching each needs
         self._gzipped: dict[str, asyncio.Future[bytes]] = {}
 
     def __contains__(self, digest: str) -> bool:
@@ -52,7 +55,8 @@ class GeometryHandler(RequestHandler):
 
     async def get(self, digest: str) -> None:
         try:
-            check(current_principal(self.request), "geometry.read", f"geometry/{digest}")
+            check(current_principal(self.request), self.store.permissions.get(digest, "geometry.read"),
+                  f"geometry/{digest}")
         except AccessDenied:
             self.send_error(403)
             return

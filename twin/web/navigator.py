@@ -113,7 +113,7 @@ class Navigator:
                                                  color="primary", variant="outline")
         self.utilities = pn.widgets.CheckBoxGroup(options={t(f"utility.{u}", lang): u for u in utilities},
                                                   value=utilities, inline=True, stylesheets=[swatches_css(utilities)])
-        layers = sorted({layer_of(e["category"]) for e in self.entries}) + ["labels"]
+        layers = sorted({layer_of(e["category"]) for e in self.entries if not e.get("withheld")}) + ["labels"]
         self.layers = pn.widgets.CheckBoxGroup(options={t(f"layer.{k}", lang): k for k in layers},
                                                value=[k for k in layers if k != "labels"])
         low, high = self._height_range()

@@ -87,7 +87,7 @@ class Storeys:
 def look(entry: Mapping, storeys: Storeys, view: View) -> Look:
     """One batch's look (``entry`` is its manifest entry) under ``view``."""
     category, building, storey = entry["category"], entry.get("building"), entry.get("storey")
-    if (layer_of(category) in view.hidden_layers or utility_of(category) in view.hidden_utilities
+    if (entry.get("withheld") or layer_of(category) in view.hidden_layers or utility_of(category) in view.hidden_utilities
             or not drawn_at_size(category, view.exaggerated_pipes)):
         return Look(visible=False)
     opacity = float(entry.get("opacity", 1.0))

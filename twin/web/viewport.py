@@ -10,7 +10,7 @@ browser and sends back only the picked node id.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from twin.web.deltas import NodeIndex
 from twin.web.geometry import geometry_url
 from twin.web.messages import t
 from twin.web.view_state import utility_of
+from twin.web.visibility import batch_permission
 
 #: Category → (rgb, opacity). Spaces are translucent so the elements inside them show. The pipe
 #: networks take their utility's colour (:func:`network_rgb`), devices their type's.
@@ -84,11 +85,20 @@ def category_style(category: str) -> tuple[tuple[int, int, int], float]:
     return CATEGORY_STYLE.get(family, CATEGORY_STYLE["other"])
 
 
-def manifest(batches: Iterable[RenderBatch]) -> list[dict]:
+#: A batch the session may not see: its place in the manifest, nothing of it.
+WITHHELD = {"withheld": True, "url": "", "digest": "", "key": "", "category": "withheld", "building": None,
+            "storey": None, "n_triangles": 0, "rgb": [0, 0, 0], "opacity": 0.0, "visible": False}
+
+
+def manifest(batches: Iterable[RenderBatch], may: Callable[[str], bool] = lambda _permission: True) -> list[dict]:
     """What the browser needs to fetch and style each batch (never the geometry itself); ``visible``:
-    whether it shows at first (the navigator sets it from its first view)."""
+    whether it shows at first (the navigator sets it from its first view). A batch whose permission
+    (:func:`~twin.web.visibility.batch_permission`) ``may`` refuses is :data:`WITHHELD`."""
     out = []
     for b in batches:
+        if not may(batch_permission(b.category)):
+            out.append(dict(WITHHELD))
+            continue
         rgb, opacity = category_style(b.category)
         out.append({"url": geometry_url(b), "digest": b.digest, "key": b.key, "category": b.category,
                     "building": b.building, "storey": b.storey, "n_triangles": b.n_triangles,

@@ -25,6 +25,7 @@ from twin.energy.today import EnergyToday, EnergyTodayCache
 from twin.park import Park
 from twin.wall import WallSpec
 from twin.web.alarm_list import FLY_TO, FOLLOW_EVERY_S, SEVERITY_CSS, to_follow
+from twin.web.access import current_principal
 from twin.web.deltas import node_index
 from twin.web.live_card import camera_pictures_html, local_naive
 from twin.web.live_view import PULL_PERIOD_MS, LiveView
@@ -91,7 +92,8 @@ class Wall:
                  lang: str = "zh", clock: Callable[[], float] = time.monotonic):
         pn.extension("echarts")  # Panel's bundled ECharts, for this session's page
         self.park, self.live, self.spec, self.energy, self.lang, self.clock = park, live, spec, energy, lang, clock
-        self.viewport = Viewport(node_index(park), batches=manifest(park.batches), strings=browser_strings(lang),
+        self.viewport = Viewport(node_index(park), batches=manifest(park.batches, current_principal().may),
+                                 strings=browser_strings(lang),
                                  home_bounds=list(park.bounds_m() or ()), sizing_mode="stretch_both",
                                  min_height=400)
         self.navigator = Navigator(park, self.viewport, lang)
