@@ -114,7 +114,7 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     orders: WorkOrderPanel | None = None  # the work-order card, on pages that have it
 
     def describe(node_id: str, cameras: bool = False) -> None:
-        card.object = node_card(park, node_id, lang)
+        card.object = node_card(park, node_id, lang, current_principal().may)
         if live_card is not None:
             live_card.show(node_id, cameras)
         if orders is not None:

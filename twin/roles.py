@@ -12,6 +12,9 @@ area and ``*`` everything. The five roles of a park (issue 9, 等保二级: leas
 - ``maintainer``: a monitor who also sends device commands, works the orders, clears alarms and runs
   the network analyses.
 - ``admin``: everything, the users and the audit log included.
+
+Personal data in the registry (contacts' names and phone numbers) is shown to commanders, maintainers
+and admins (``personal.read``) and masked for the others (:mod:`twin.web.privacy`).
 """
 from __future__ import annotations
 
@@ -26,9 +29,9 @@ ROLES: dict[str, frozenset[str]] = {
     "tour": _VIEW,
     "monitor": _VIEW | _LIVE | {"alarm.ack", "workorder.write"},
     "commander": _VIEW | _LIVE | {"alarm.ack", "alarm.clear", "workorder.write", "drill.*", "plan.*", "report.save",
-                                  "network.*"},
+                                  "network.*", "personal.read"},
     "maintainer": _VIEW | _LIVE | {"alarm.ack", "alarm.clear", "workorder.write", "device.command", "network.*",
-                                   "diagnostics.read"},
+                                   "diagnostics.read", "personal.read"},
     "admin": frozenset({"*"}),
 }
 

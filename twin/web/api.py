@@ -20,6 +20,7 @@ from tornado.web import HTTPError, RequestHandler
 from twin.park import KINDS, Park
 from twin.search import node_row, search
 from twin.web.access import AccessDenied, Principal, check, current_principal
+from twin.web.visibility import node_permission
 from twin.web.info import node_record
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -56,7 +57,7 @@ class ApiHandler(RequestHandler):
         """The request's principal, once :func:`check` allowed it :attr:`permission` on the target."""
         principal = current_principal(self.request)
         try:
-            check(principal, self.permission, self.target(*args))
+            check(principal, self.permission, self.target(*args), remote=self.request.remote_ip or "")
         except AccessDenied as exc:
             raise ApiError(403, str(exc)) from exc
         return principal
@@ -99,8 +100,9 @@ class NodesHandler(ApiHandler):
             count = 0
         if not 1 <= count <= MAX_LIMIT:
             raise ApiError(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
-        hits = search(self.park, self.get_query_argument("q", ""), kind=kind, limit=count)
-        return [node_row(self.park, hit.node) for hit in hits]
+        may = current_principal(self.request).may
+        hits = search(self.park, self.get_query_argument("q", ""), kind=kind, limit=None)
+        return [node_row(self.park, hit.node) for hit in hits if may(node_permission(hit.node))][:count]
 
 
 class NodeHandler(ApiHandler):
@@ -112,7 +114,10 @@ class NodeHandler(ApiHandler):
     def answer(self, node_id: str) -> dict[str, Any]:
         if node_id not in self.park:
             raise ApiError(404, f"no node {node_id!r} in park {self.park.name!r}")
-        return node_record(self.park, node_id)
+        principal = current_principal(self.request)
+        if not principal.may(node_permission(self.park.get(node_id))):  # a security device, for a visitor
+            raise ApiError(403, f"{principal.name} may not read {node_id}")
+        return node_record(self.park, node_id, principal.may)
 
 
 def api_routes(park: Park) -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +13,7 @@ import numpy as np
 from twin.park import Park
 from twin.search import SEPARATOR
 from twin.web.messages import t
+from twin.web.privacy import masked_sets
 
 
 def json_safe(value: Any) -> Any:
@@ -31,10 +32,11 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def node_record(park: Park, node_id: str) -> dict[str, Any]:
+def node_record(park: Park, node_id: str, may: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """The card's content: identity, breadcrumbs (``path``, root first), WGS84 centre (``lon``,
     ``lat`` in degrees, ``z`` in metres; None where the park is placed nowhere or the node has no
-    geometry), park-frame ``bounds_m`` and the property sets. Raises KeyError for an unknown id."""
+    geometry), park-frame ``bounds_m`` and the property sets — their personal values masked when
+    ``may`` (the reader's permissions) refuses ``personal.read``. Raises KeyError for an unknown id."""
     node = park.get(node_id)
     position = park.lonlat(node_id)
     lon, lat, z = position if position is not None else (None, None, None)
@@ -43,7 +45,7 @@ def node_record(park: Park, node_id: str) -> dict[str, Any]:
             "path": [{"id": n.id, "name": n.name, "kind": n.kind} for n in park.path(node_id)],
             "lon": lon, "lat": lat, "z": z,
             "bounds_m": json_safe(node.bounds_m) if node.bounds_m is not None else None,
-            "properties": json_safe(node.properties)}
+            "properties": json_safe(node.properties if may is None else masked_sets(node.properties, may))}
 
 
 def position_text(lon: float, lat: float, z: float, lang: str = "zh") -> str:
@@ -85,11 +87,12 @@ def property_sets(properties: dict[str, dict[str, Any]], lang: str = "zh") -> st
         for name, props in properties.items())
 
 
-def node_card(park: Park, node_id: str, lang: str = "zh") -> str:
-    """The card for ``node_id`` in ``lang``; a hint to click something when it is empty."""
+def node_card(park: Park, node_id: str, lang: str = "zh", may: Callable[[str], bool] | None = None) -> str:
+    """The card for ``node_id`` in ``lang`` (``may``: as for :func:`node_record`); a hint to click
+    something when it is empty."""
     if not node_id:
         return f"<p>{escape(t('info_empty', lang))}</p>"
-    record = node_record(park, node_id)
+    record = node_record(park, node_id, may)
     fields = [("name", record["name"]), ("kind", t(f"kind.{record['kind']}", lang)),
               ("ifc_class", record["ifc_class"]), ("long_name", record["long_name"]),
               ("code", record["code"]), ("type_name", record["type_name"])]
