@@ -15,7 +15,7 @@ def open_journal(path: Path, schema: str, select: str, parse, what: str) -> tupl
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=FULL")  # an acknowledged change survives a power cut too
         db.execute(schema)
         return db, [parse(row) for row in db.execute(select).fetchall()]
     except (sqlite3.Error, OSError, ValueError, TypeError) as exc:

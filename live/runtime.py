@@ -11,12 +11,13 @@ runs; with ``broker_url`` it connects there.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import threading
 from collections import defaultdict
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 from live.alarms import AlarmBook
 from live.bindings import GatewayBinding
@@ -33,6 +34,7 @@ from live.state import State
 from live.workorders import WorkOrderBook, open_on_alarm
 from twin.energy.config import EnergySpec
 from twin.energy.today import EnergyTodayCache
+from twin.errors import InputError
 from twin.park import Park
 from twin.scene import Scene
 from twin.web.access import data_dir
@@ -43,6 +45,7 @@ TICK_S = 1.0  #: how often stale devices expire and duration rules are checked
 INSPECT_EVERY_TICKS = 60  #: how many ticks between looks for inspection rounds due
 READY_TIMEOUT_S = 10.0
 EVENTS_PER_HOUR = 6.0  #: the demo's simulated alarms and drop-outs per simulated hour
+LOCK_FILE = "in-use.lock"  #: held (flock) by every Live over a live folder, see :func:`lock_folder`
 
 
 def gateway_devices(park: Park) -> dict[str, list[str]]:
@@ -60,6 +63,24 @@ def live_folder(park_name: str) -> Path:
     return data_dir() / "live" / (re.sub(r"[^\w.-]+", "-", park_name).strip("-") or "park")
 
 
+class FolderInUse(InputError):
+    """A live folder a running :class:`Live` holds, asked for exclusively (``twin restore``)."""
+
+
+def lock_folder(folder: Path, exclusive: bool = False) -> IO[str]:
+    """Lock a live folder for as long as the returned file stays open: shared by every :class:`Live`
+    over it (several may), exclusive for ``twin restore`` (FolderInUse while a Live holds it). An flock,
+    so a crashed server leaves no stale lock behind; a shared lock waits for a restore to finish."""
+    folder.mkdir(parents=True, exist_ok=True)
+    file = (folder / LOCK_FILE).open("a")
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+    except BlockingIOError:
+        file.close()
+        raise FolderInUse(f"{folder}: in use by a running twin server; stop it first") from None
+    return file
+
+
 class Live:
     """The live side of one park, started and stopped as one (``with Live(...) as live``)."""
 
@@ -70,7 +91,7 @@ class Live:
         # simulated time runs ``speed`` times faster; state, rules and history read it too
         self.clock = clock or (SpeedClock(SystemClock(), speed) if speed != 1 else SystemClock())
         self.folder = folder or live_folder(park.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._in_use = lock_folder(self.folder)
         self.broker = Broker(self.folder / "broker") if broker_url is None else None
         self.simulated = simulated
         self.state = State(park, self.clock, self.spec.heartbeat_s())
@@ -145,9 +166,11 @@ class Live:
             if part is not None:
                 part.stop()
         self.history.close()
+        self.alarms.close()
         self.workorders.close()
         if self.broker is not None:
             self.broker.stop()
+        self._in_use.close()
 
     def __enter__(self) -> Self:
         return self.start()

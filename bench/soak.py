@@ -1,0 +1,175 @@
+"""The soak: the demo park served as ``twin serve`` serves it, its simulator at ×10 (telemetry ten
+times as fast), three browser sessions open (the wall, the workstation, the maintenance page), for
+``--minutes``. Does the server grow, drop messages or slow down?
+
+    .venv/bin/python bench/soak.py [--minutes 60] [--speed 10] [--out bench/out/soak]
+
+Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out``):
+
+- **memory**: the server process's resident set (``/proc/self/status`` VmRSS; the park, the live
+  side, the app's sessions — the browsers run in their own processes) once the sessions are open and
+  settled, and at the end; goal: growth ≤ 5 %;
+- **dropped messages**: what the simulator published (telemetry and statuses) against what ingest
+  received, after a drain; goal: none;
+- **delta latency**: a street light (the ingest bench's ``PROBE_DEVICE``) switched every
+  ``--probe-s`` seconds; each switch's time from publish to the wall session's viewport applying its
+  style message (``twin-applied``), p50/p95 over the run and per window; the baseline in the same
+  run is the first window's p95.
+
+The machine's load average is printed with each line: on a shared machine the latency is the
+machine's as much as the twin's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ingest import (CHROMIUM, CHROMIUM_ARGS, LISTEN_JS, PROBE_DEVICE, PROBE_METRIC, SKEW_JS, VIEWPORT,  # noqa: E402
+                    connect, decode_parts, match_probes, percentile, probe_times)
+
+PAGES = ("/wall", "/", "/maintenance")  #: the three sessions; the first one's deltas are timed
+WINDOW = (1920, 1080)
+PAGE_READY_S = 600
+DRAIN_S = 20.0
+
+
+def rss_mb() -> float:
+    """This process's resident set, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class Prober(threading.Thread):
+    """Switches the probe light every ``period_s`` (QoS 1), noting each publish time (epoch ms)."""
+
+    def __init__(self, url: str, period_s: float):
+        super().__init__(name="soak-prober", daemon=True)
+        self.client, self.period_s = connect(url, f"soak-prober-{os.getpid()}"), period_s
+        self.sent: list[tuple[float, bool]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        value = True
+        while not self.halt.wait(self.period_s):
+            payload = json.dumps({"ts": datetime.now(UTC).isoformat(), PROBE_METRIC: value})
+            self.sent.append((time.time() * 1000, value))
+            self.client.publish(f"park/{PROBE_DEVICE}/telemetry", payload, qos=1)
+            value = not value
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def received(live) -> int:
+    return sum(c.received for c in live.ingest.diagnostics().values())
+
+
+def published(live) -> int:
+    counts = live.simulator.counters()
+    return counts["telemetry"] + counts["status"]
+
+
+def latencies(page, probe: set[tuple[int, int]], sent: list[tuple[float, bool]]) -> list[float]:
+    """Each probe's publish → applied time (ms) in the timed session, so far."""
+    skew_ms = page.evaluate(SKEW_JS)
+    applied = page.evaluate("() => window.__bench.applied.filter(e => e.op === 'style')")
+    return match_probes(sent, probe_times(applied, probe, skew_ms))
+
+
+def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float]) -> dict:
+    p50 = percentile(lat, 0.5) if lat else float("nan")
+    p95 = percentile(lat, 0.95) if lat else float("nan")
+    load = os.getloadavg()[0]
+    print(f"{label:>8} {elapsed_s / 60:6.1f} min  RSS {rss:7.0f} MB ({100 * (rss / base_rss - 1):+5.1f} %)  "
+          f"dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  load {load:4.1f}",
+          flush=True)
+    return {"label": label, "minutes": elapsed_s / 60, "rss_mb": rss, "dropped": drop, "probes": len(lat),
+            "p50_ms": p50, "p95_ms": p95, "load": load}
+
+
+def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from live.runtime import Live
+    from twin.cache import compile_scene
+    from twin.scene import read_scene
+    from twin.web.deltas import node_index
+    from twin.web.server import BackgroundServer
+
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TWIN_HOME", str(out / "home"))  # audit log and data: not the user's
+    scene, park = read_scene(ROOT / "scenes" / "demo"), compile_scene(ROOT / "scenes" / "demo")
+    probe = decode_parts(node_index(park).parts([f"dev:{PROBE_DEVICE}"]))
+    with Live(park, scene.live, simulated=scene, speed=speed, folder=out / "live", inspections=scene.inspections,
+              energy=scene.energy) as live, \
+            BackgroundServer(park, live=live, plans=scene.plans, wall=scene.wall) as server, \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        pages = []
+        for path in PAGES:
+            page = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
+            page.goto(f"{server.url}{path}")
+            page.wait_for_selector(f"{VIEWPORT}[data-state=ready]", state="attached", timeout=PAGE_READY_S * 1000)
+            pages.append(page)
+        timed = pages[0]
+        timed.evaluate(LISTEN_JS, timed.locator(VIEWPORT).element_handle())
+        timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
+        prober = Prober(live.url, probe_s)
+        base_rss, start, drop0 = rss_mb(), time.perf_counter(), published(live) - received(live)
+        print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
+              f"{base_rss:.0f} MB", flush=True)
+        prober.start()
+        rows, window_from = [], 0
+        while (elapsed := time.perf_counter() - start) < minutes * 60:
+            timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
+            lat = latencies(timed, probe, prober.sent)
+            rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss,
+                             published(live) - received(live) - drop0, lat[window_from:]))
+            window_from = len(lat)
+        prober.stop()
+        timed.wait_for_timeout(DRAIN_S * 1000)
+        lat = latencies(timed, probe, prober.sent)
+        final = line("total", time.perf_counter() - start, rss_mb(), base_rss,
+                     published(live) - received(live) - drop0, lat)
+        browser.close()
+    result = {"minutes": minutes, "speed": speed, "pages": PAGES, "rss_start_mb": base_rss,
+              "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1), "unmatched_probes": len(prober.sent) - len(lat),
+              "baseline_p95_ms": rows[0]["p95_ms"] if rows else None, "windows": rows, "total": final}
+    (out / "soak.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"memory growth {result['rss_growth_pct']:+.1f} % (goal ≤ 5 %), dropped {final['dropped']} (goal 0), "
+          f"p95 {final['p95_ms']:.0f} ms over the run vs {result['baseline_p95_ms']:.0f} ms in the first window "
+          f"(×{final['p95_ms'] / result['baseline_p95_ms']:.2f}); {result['unmatched_probes']} probes unmatched",
+          flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--speed", type=float, default=10.0, help="the simulator's speed (×)")
+    parser.add_argument("--every-min", type=float, default=10.0, help="minutes per reported window")
+    parser.add_argument("--probe-s", type=float, default=2.0, help="seconds between probe switches")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        raise SystemExit(f"soak: {CHROMIUM} is absent (apt-get install chromium)")
+    soak(args.minutes, args.speed, args.every_min, args.probe_s, args.out)
+
+
+if __name__ == "__main__":
+    main()

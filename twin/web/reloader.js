@@ -1,0 +1,34 @@
+// Page auto-reload (twin/web/reloader.py): poll /healthz; while it does not answer show a small
+// badge; when it answers with another boot id than the first seen, the server restarted: reload.
+// The boot first seen is kept in window.__twinBoot (one poller a page, whatever re-renders).
+
+let timer = null;
+
+export function render({ model, el }) {
+  const badge = document.createElement('div');
+  badge.className = 'twin-reconnecting';
+  badge.textContent = model.text;
+  badge.style.cssText = 'position:fixed;right:12px;bottom:12px;z-index:10000;display:none;padding:4px 10px;' +
+    'border-radius:4px;background:#f9a825;color:#1a1a1a;font:13px "Noto Sans CJK SC",sans-serif;' +
+    'pointer-events:none';
+  el.appendChild(badge);
+
+  async function poll() {
+    let boot;
+    try {
+      const response = await fetch(model.url, { cache: 'no-store', signal: AbortSignal.timeout(model.period_ms) });
+      boot = (await response.json()).boot;  // a degraded server (503) still answers its boot
+    } catch (error) {
+      badge.style.display = 'block';
+      return;
+    }
+    badge.style.display = 'none';
+    if (window.__twinBoot === undefined) window.__twinBoot = boot;
+    else if (boot !== window.__twinBoot) location.reload();
+  }
+
+  clearInterval(timer);
+  timer = setInterval(poll, model.period_ms);
+  poll();
+  model.on('remove', () => clearInterval(timer));
+}
