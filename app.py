@@ -35,6 +35,7 @@ from twin.web.looks import look_metrics, scales
 from twin.web.messages import LANGUAGES, t
 from twin.web.navigator import Navigator
 from twin.web.plan_panel import PlanPanel
+from twin.web.reloader import reloader
 from twin.web.tour_player import TourPlayer
 from twin.web.viewport import Viewport, browser_strings, manifest
 from twin.web.workorder_panel import WorkOrderPanel
@@ -84,7 +85,7 @@ def page_header(park: Park, page: str, args: Mapping[str, str], live: bool,
     switch = pn.pane.HTML(f"<a href='?{escape(urlencode({**args, 'lang': other}))}' style='color:#4fc3f7'>"
                           f"{escape(t('other_language', lang))}</a>", width=70)
     return pn.Row(pn.pane.HTML(f"<h2>{escape(title)}</h2>"), pn.layout.HSpacer(),
-                  pn.pane.HTML(f"<nav style='white-space:nowrap'>{links}</nav>"), *buttons, switch,
+                  pn.pane.HTML(f"<nav style='white-space:nowrap'>{links}</nav>"), *buttons, switch, reloader(lang),
                   sizing_mode="stretch_width", css_classes=["twin-header"], stylesheets=[LARGE_SCREEN_CSS])
 
 

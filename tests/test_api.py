@@ -83,7 +83,7 @@ def test_scene(server, park):
     assert get_json(server, "/api/scene") == {"name": "测试园区", "crs": "EPSG:4549", "origin_m": list(ORIGIN),
                                               "counts": park.counts()}
     record = last_audit()
-    assert (record["principal"], record["action"], record["target"], record["outcome"]) == \
+    assert (record["user"], record["action"], record["target"], record["outcome"]) == \
         ("local", "scene.read", "park/测试园区", "allowed")
 
 
@@ -137,7 +137,7 @@ def test_refused_principal_gets_403_and_is_audited(server, monkeypatch):
     error = get_json(server, node_url(ROOM), status=403)
     assert error == {"error": f"visitor may not node.read on {ROOM}"}
     record = last_audit()
-    assert (record["principal"], record["action"], record["target"], record["outcome"]) == \
+    assert (record["user"], record["action"], record["target"], record["outcome"]) == \
         ("visitor", "node.read", ROOM, "denied")
 
 

@@ -22,6 +22,7 @@ from twin.energy.meters import meter_tree
 from twin.energy.monthly import recent_months
 from twin.park import Park
 from twin.scene import read_scene
+from twin.web.access import audit_path
 from twin.web.admin import AdminPage
 from twin.web.server import BackgroundServer
 
@@ -110,7 +111,7 @@ def test_a_bad_month_is_400_and_one_line(server, twin_home, path):
     error = json.loads(body)["error"]
     assert status == 400 and kind.startswith("application/json")
     assert "not a month (write it YYYY-MM)" in error and len(error.splitlines()) == 1
-    audit = (twin_home / "audit.jsonl").read_text(encoding="utf-8")
+    audit = audit_path().read_text(encoding="utf-8")
     assert '"action": "energy.read"' in audit
 
 

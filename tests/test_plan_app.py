@@ -129,7 +129,7 @@ def test_a_drill_ticks_the_plan_off_sends_nothing_and_keeps_its_report(demo, sce
     for missing in ("no-such-report.html", "..%2Faudit.jsonl", "%2E%2E"):
         status, body = get(f"{server.url}/reports/{missing}")
         assert status == 404 and "no report" in json.loads(body)["error"], missing
-    assert {"principal": "local", "action": "report.read", "outcome": "allowed"}.items() <= audit_records()[-1].items()
+    assert {"user": "local", "action": "report.read", "outcome": "allowed"}.items() <= audit_records()[-1].items()
     panel.clear()
 
 
@@ -160,9 +160,9 @@ def test_a_smoke_alarm_opens_the_fire_plan_and_a_confirmed_step_unlocks_the_door
     assert {f"park/{door.removeprefix('dev:')}/command" for door in doors} <= set(watch.topics)
     assert not any("LIFT" in topic for topic in watch.topics), "the lift step was not confirmed: not sent"
     records = audit_records()
-    assert any(r["principal"] == "local" and r["action"] == "plan.confirm" for r in records), "who confirmed"
+    assert any(r["user"] == "local" and r["action"] == "plan.confirm" for r in records), "who confirmed"
     for door in doors:
-        assert any(r["principal"] == "plan:fire" and r["action"] == "command.unlock" and r["target"] == door
+        assert any(r["user"] == "plan:fire" and r["action"] == "command.unlock" and r["target"] == door
                    and r["outcome"].startswith("ok") for r in records), door
 
     team = card.locator(".twin-plan-row", has_text="Dispatch the security patrol")

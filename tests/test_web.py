@@ -91,10 +91,10 @@ def test_check_audits_allowed_and_denied(twin_home):
     with pytest.raises(AccessDenied):
         check(Principal("visitor", frozenset({"app.view"})), "node.read", "ifc:secret")
     *_, allowed, denied = audit_records()
-    assert (allowed["principal"], allowed["action"], allowed["target"], allowed["outcome"]) == \
+    assert (allowed["user"], allowed["action"], allowed["target"], allowed["outcome"]) == \
         ("local", "node.read", "ifc:x", "allowed")
-    assert (denied["principal"], denied["target"], denied["outcome"]) == ("visitor", "ifc:secret", "denied")
-    assert datetime.fromisoformat(denied["time"]).tzinfo is not None
+    assert (denied["user"], denied["target"], denied["outcome"]) == ("visitor", "ifc:secret", "denied")
+    assert datetime.fromisoformat(denied["ts"]).tzinfo is not None
 
 
 # --- manifest and info card ----------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_geometry_route_serves_cacheable_batches(server, park):
     assert fetch(f"{server.url}/geometry/{'0' * 24}.bin")[0] == 404
 
     reads = [r for r in audit_records() if r["target"] == f"geometry/{batch.digest}"]
-    assert len(reads) == 3 and all(r["action"] == "geometry.read" and r["principal"] == "local" for r in reads)
+    assert len(reads) == 3 and all(r["action"] == "geometry.read" and r["user"] == "local" for r in reads)
 
 
 # --- the app in a browser ------------------------------------------------------------------------

@@ -17,10 +17,13 @@ from rich.table import Table
 
 from twin.errors import InputError
 from twin.info import park_info
+from twin.audit_commands import add_commands as add_audit_commands
+from twin.backup import add_commands as add_backup_commands
 from twin.energy.commands import add_commands as add_energy_commands
 from twin.evacuation.commands import add_commands as add_evacuation_commands
 from twin.networks.commands import add_commands as add_network_commands
 from twin.scene import scene_file
+from twin.user_commands import add_commands as add_user_commands
 
 err = Console(stderr=True)
 out = Console()
@@ -143,13 +146,17 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from twin.web.server import check_address, serve
+    from twin.web.auth import users_sign_in
+    from twin.web.server import check_address, check_tls, serve
 
-    check_address(args.address)  # refuse before the (long) park load
+    tls = check_tls(args.tls_cert, args.tls_key)  # refuse before the (long) park load
+    sign_in = users_sign_in(args.users, args.idle_timeout_min, secure=tls is not None) if args.users else None
+    check_address(args.address, users=sign_in is not None)
+    web = {"port": args.port, "address": args.address, "show": args.show, "sign_in": sign_in, "tls": tls}
     with progress_bar("loading park") as progress:
         park = open_park(args.scene, progress)
     if scene_file(args.scene).suffix.lower() != ".toml":
-        return serve(park, port=args.port, address=args.address, show=args.show)
+        return serve(park, **web)
     from live.runtime import Live
     from twin.networks.scene import SceneNetworks, scene_networks
     from twin.scene import read_scene
@@ -166,8 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     with live:
         err.print(f"live: MQTT {live.url} ({'private Mosquitto' if live.broker else 'given broker'}"
                   f"{', simulator at ×' + format(args.speed, 'g') if live.simulator else ''})", highlight=False)
-        serve(park, port=args.port, address=args.address, show=args.show, live=live, networks=networks,
-              plans=scene.plans, wall=scene.wall)
+        serve(park, live=live, networks=networks, plans=scene.plans, wall=scene.wall, **web)
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -257,6 +263,12 @@ def parser() -> argparse.ArgumentParser:
                    "real broker; without it a private Mosquitto and the simulator start")
     s.add_argument("--no-simulator", action="store_true", help="with the private broker, no simulated devices")
     s.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    s.add_argument("--users", type=Path, metavar="FILE", help="sign-in required, for the users of this file "
+                   "(twin users add); any --address may then be served")
+    s.add_argument("--tls-cert", type=Path, metavar="F", help="serve https:// with this PEM certificate (chain)")
+    s.add_argument("--tls-key", type=Path, metavar="F", help="the certificate's PEM private key")
+    s.add_argument("--idle-timeout-min", type=float, default=15, metavar="N",
+                   help="with --users: a session unused this many minutes ends (default 15)")
     s.set_defaults(run=cmd_serve)
 
     s = sub.add_parser("simulate", help="publish plausible telemetry for every device of a scene over MQTT")
@@ -280,6 +292,9 @@ def parser() -> argparse.ArgumentParser:
     add_network_commands(sub)
     add_evacuation_commands(sub)
     add_energy_commands(sub)
+    add_backup_commands(sub)
+    add_audit_commands(sub)
+    add_user_commands(sub)
     return p
 
 

@@ -1,23 +1,23 @@
 """The one door in (design decision 10): who is asking, may they, and the audit record.
 
 Every HTTP route and every app action calls :func:`check` (directly or through :func:`guarded`).
-Until users exist there is one principal, ``local``, holding every permission; the server listens
-on localhost only, so that is the truth of who can reach it.
+Served with a users file, whoever signed in (:mod:`twin.web.auth`) is the principal; without one
+there is one principal, ``local``, holding every permission, and the server listens on localhost
+only, so that is the truth of who can reach it.
 
 >>> check(LOCAL, "geometry.read", "geometry/abc")  # doctest: +SKIP  (allowed: one audit line)
 """
 from __future__ import annotations
 
 import functools
-import json
 import os
-import threading
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from twin.audit_log import AuditLog, log_at
 from twin.roles import grants
 
 ALL = "*"
@@ -32,6 +32,7 @@ class Principal:
 
     name: str
     permissions: frozenset[str] = frozenset()
+    role: str = ""  #: the role of :data:`twin.roles.ROLES` a signed-in user holds ("" for the others)
 
     def may(self, permission: str) -> bool:
         return grants(self.permissions, permission)
@@ -48,9 +49,22 @@ class AccessDenied(PermissionError):
         self.principal, self.permission, self.target = principal, permission, target
 
 
+class Unauthenticated(PermissionError):
+    """No valid sign-in: no credentials, wrong ones, or a session ended (HTTP 401, the sign-in page)."""
+
+
 def current_principal(request: Any = None) -> Principal:
-    """The principal behind an HTTP request or app session (always ``local`` for now)."""
-    return LOCAL
+    """The principal behind an HTTP request or, without one, the current app session: whoever
+    :mod:`twin.web.auth` signed in for it (``twin_sign_in``), else ``local``.
+
+    Raises :class:`Unauthenticated` when the session signed in has ended (idle timeout, signed out).
+    """
+    if request is None:
+        panel = sys.modules.get("panel")
+        context = getattr(panel.state.curdoc, "session_context", None) if panel is not None else None
+        request = getattr(context, "request", None)
+    signed_in = getattr(request, "twin_sign_in", None)
+    return LOCAL if signed_in is None else signed_in()
 
 
 def data_dir() -> Path:
@@ -58,29 +72,40 @@ def data_dir() -> Path:
     return Path(os.environ.get("TWIN_HOME", ".twin"))
 
 
+def audit_log() -> AuditLog:
+    """The audit log under :func:`data_dir` (``audit/YYYY-MM.jsonl``, :mod:`twin.audit_log`)."""
+    return log_at(data_dir().absolute() / "audit")
+
+
 def audit_path() -> Path:
-    return data_dir() / "audit.jsonl"
+    """This month's audit file, the one records are appended to now."""
+    return audit_log().current_path()
 
 
-_audit_lock = threading.Lock()
+def audit(principal: Principal, action: str, target: str, outcome: str, remote: str = "") -> None:
+    """Append one hash-chained record to the audit log (``remote``: the client's address)."""
+    audit_log().append(principal.name, action, target, outcome, remote)
 
 
-def audit(principal: Principal, action: str, target: str, outcome: str) -> None:
-    """Append one audit record (a JSON line) to :func:`audit_path`."""
-    record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-              "principal": principal.name, "action": action, "target": target, "outcome": outcome}
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    path = audit_path()
-    with _audit_lock:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
-            f.write(line)
+def session_request() -> Any:
+    """The HTTP request that opened the current Panel session (None outside one, or when Panel is not loaded)."""
+    panel = sys.modules.get("panel")
+    context = getattr(panel.state.curdoc, "session_context", None) if panel is not None else None
+    return getattr(context, "request", None)
 
 
-def check(principal: Principal, permission: str, target: str) -> None:
-    """Allow or refuse ``permission`` on ``target``, audit either way; raise :class:`AccessDenied`."""
+def session_remote() -> str:
+    """The client address of the current Panel session ("" outside one)."""
+    return getattr(session_request(), "remote_ip", None) or ""
+
+
+def check(principal: Principal, permission: str, target: str, remote: str = "") -> None:
+    """Allow or refuse ``permission`` on ``target``, audit either way; raise :class:`AccessDenied`.
+
+    ``remote`` is the client's address; without it, the current app session's (:func:`session_remote`).
+    """
     allowed = principal.may(permission)
-    audit(principal, permission, target, "allowed" if allowed else "denied")
+    audit(principal, permission, target, "allowed" if allowed else "denied", remote or session_remote())
     if not allowed:
         raise AccessDenied(principal, permission, target)
 

@@ -1,6 +1,7 @@
 """The administrator's page (``/admin``): what the served scene holds — nodes by kind, render batches,
 devices by type and how many report — the monthly energy report of a chosen month (when the park has
-meters) and the live side's diagnostics (topics, rejected messages)."""
+meters), the latest audit records with the chain's status, and the live side's diagnostics (topics,
+rejected messages)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -10,15 +11,17 @@ import panel as pn
 
 from live.runtime import Live
 from live.state import Status, device_type
+from twin.audit_log import FIELDS
 from twin.energy.monthly import recent_months
 from twin.park import Park
-from twin.web.access import guarded
+from twin.web.access import AccessDenied, audit_log, guarded
 from twin.web.diagnostics import TABLE_CSS, Diagnostics
 from twin.web.messages import t
 
 REFRESH_MS = 5000
 REPORT_MONTHS = 12  #: the months offered for the energy report, this one first
 LINK_STYLE = "color:#4fc3f7"
+AUDIT_ROWS = 50  #: the latest audit records shown
 
 
 def table_html(css_class: str, head: list[str], rows: list[list[object]]) -> str:
@@ -62,6 +65,13 @@ def devices_html(live: Live, lang: str) -> str:
                                t("admin.declared", lang)], rows)
 
 
+def audit_html(rows: list[dict[str, str]], status: str, lang: str) -> str:
+    """The audit records (newest first) under the chain's status line."""
+    return (f"<h3>{escape(t('admin.audit', lang))}</h3><p class='twin-admin-audit-status'>{escape(status)}</p>"
+            + table_html("twin-admin-audit", [t(f"audit.{key}", lang) for key in FIELDS],
+                         [[row[key] for key in FIELDS] for row in rows]))
+
+
 def energy_links_html(month: str, lang: str) -> str:
     """Links to the month's energy report as HTML and as CSV (:mod:`twin.web.energy_routes`), in a new tab."""
     links = [f"<a href='/reports/energy/{escape(month)}.{kind}' target='_blank' style='{LINK_STYLE}'>"
@@ -93,7 +103,18 @@ class AdminPage:
         self.scene = pn.pane.HTML(scene_html(park, lang), sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self.devices = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self.energy = EnergyReportLinks(live, lang) if live is not None and live.energy.metered else None
+        try:
+            audit = self.latest_audit()
+        except AccessDenied as exc:
+            audit = f"<p>{escape(str(exc))}</p>"
+        self.audit = pn.pane.HTML(audit, sizing_mode="stretch_width", stylesheets=[TABLE_CSS])
         self.refresh()
+
+    @guarded("audit.read", lambda self: f"audit?limit={AUDIT_ROWS}")
+    def latest_audit(self) -> str:
+        """The latest :data:`AUDIT_ROWS` audit records and the verifier's line on the whole chain."""
+        log = audit_log()
+        return audit_html(log.query(limit=AUDIT_ROWS), log.verdict().line(), self.lang)
 
     @guarded("admin.read", lambda self: f"park/{self.park.name}")
     def refresh(self) -> None:
@@ -104,6 +125,7 @@ class AdminPage:
         parts: list[pn.viewable.Viewable] = [header, pn.Row(self.scene, self.devices, sizing_mode="stretch_width")]
         if self.energy is not None:
             parts.append(self.energy.panel())
+        parts.append(self.audit)
         if self.live is not None:
             parts.append(Diagnostics(self.live, self.lang).panel())
             pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)

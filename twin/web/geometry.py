@@ -56,7 +56,7 @@ class GeometryHandler(RequestHandler):
     async def get(self, digest: str) -> None:
         try:
             check(current_principal(self.request), self.store.permissions.get(digest, "geometry.read"),
-                  f"geometry/{digest}")
+                  f"geometry/{digest}", remote=self.request.remote_ip or "")
         except AccessDenied:
             self.send_error(403)
             return

@@ -1,7 +1,9 @@
 """The one server (design decision 10): the Panel app, the geometry route and the REST API, on localhost.
 
-One :class:`~twin.park.Park` is shared by every session. Until users exist the only principal
-is ``local`` with every permission, so the server refuses to listen beyond the loopback interface.
+One :class:`~twin.park.Park` is shared by every session. Served with users (a :class:`~twin.web.auth.SignIn`),
+every page and route but ``/healthz`` needs a sign-in and any address may be served, over TLS when given.
+Without users the only principal is ``local`` with every permission, so the server refuses to listen
+beyond the loopback interface.
 
 >>> serve(park)                                     # doctest: +SKIP  (blocks; Ctrl-C stops)
 >>> with BackgroundServer(park) as server:          # doctest: +SKIP  (tests: a free port, a thread)
@@ -11,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import ssl
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import panel as pn
 from bokeh.server.server import Server
@@ -27,9 +32,12 @@ from twin.plans import PlanSpec
 from twin.ports import LOCALHOST, free_port
 from twin.wall import WallSpec
 from twin.web.api import api_routes
+from twin.web.audit_api import audit_routes
+from twin.web.auth import COOKIE, SignIn, gated
 from twin.web.diagnostics import Diagnostics
 from twin.web.energy_routes import energy_routes
 from twin.web.geometry import geometry_route
+from twin.web.health import HEALTH_PATH, health_routes
 from twin.web.live_api import live_routes
 from twin.web.network_api import network_routes
 from twin.web.report_routes import report_routes
@@ -53,45 +61,88 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def check_address(address: str) -> None:
-    """Refuse any address beyond loopback while ``local`` (every permission) is the only principal."""
-    if not is_loopback(address):
-        raise AddressRefused(f"--address {address}: twin serves the loopback interface only until users exist")
+def check_address(address: str, users: bool = False) -> None:
+    """Refuse any address beyond loopback while ``local`` (every permission) is the only principal
+    (``users``: people sign in, so any address will do)."""
+    if not users and not is_loopback(address):
+        raise AddressRefused(f"--address {address}: twin serves the loopback interface only until users exist "
+                             "(--users FILE)")
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A PEM certificate (chain) and its private key: the server speaks https:// and wss://."""
+
+    cert: Path
+    key: Path
+
+
+def check_tls(cert: Path | None, key: Path | None) -> Tls | None:
+    """The files of ``--tls-cert`` and ``--tls-key`` once they load together; None without them."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise InputError("--tls-cert and --tls-key: give both, a PEM certificate and its private key")
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{flag} {path}: {exc.strerror}") from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise InputError(f"--tls-cert {cert}, --tls-key {key}: not a PEM certificate and its private key "
+                         f"({exc.reason or exc})") from None
+    return Tls(cert, key)
 
 
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
                  loop: IOLoop | None = None, page: Page | None = None, live: Live | None = None,
                  networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
-                 wall: WallSpec = WallSpec()) -> Server:
+                 wall: WallSpec = WallSpec(), sign_in: SignIn | None = None, tls: Tls | None = None) -> Server:
     """A Bokeh/Panel server for ``park`` (its ``live`` side, pipe ``networks``, emergency ``plans`` and
-    large screen ``wall`` when it has them), bound but not started (``port=0``: a free port)."""
-    check_address(address)
+    large screen ``wall`` when it has them), bound but not started (``port=0``: a free port); with
+    ``sign_in``, for its users only, over ``tls`` when given."""
+    check_address(address, users=sign_in is not None)
     port = port or free_port(address)
     pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks, plans=plans))}
     for role in ("command", "tour", "maintenance"):
         pages[f"/{role}"] = lambda role=role: create_app(park, live=live, networks=networks, plans=plans, page=role)
     pages["/admin"] = lambda: create_admin(park, live)
-    routes = [geometry_route(park.batches), *api_routes(park),
+    routes = [*health_routes(park, live), geometry_route(park.batches), *api_routes(park),
               *snapshot_routes(park, live.clock if live is not None else None), *report_routes(park)]
+    routes += audit_routes(park)
     if networks is not None:
         routes += network_routes(park, networks)
     if live is not None:
         pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
         pages["/wall"] = lambda: create_wall(park, live, wall)
         routes += live_routes(park, live) + workorder_routes(park, live) + energy_routes(park, live)
+    origins, options = [f"localhost:{port}", f"127.0.0.1:{port}"], dict[str, object]()
+    if sign_in is not None:
+        pages = {path: sign_in.page(make) for path, make in pages.items()}
+        routes = [route if route[0] == HEALTH_PATH else gated(route) for route in routes]
+        # the websocket needs a signed-in session (cookie SameSite=Strict), so any host name will do;
+        # the session token stays out of what Bokeh hands the page
+        origins = [f"*:{port}"]
+        options = {"auth_provider": sign_in, "exclude_cookies": [COOKIE],
+                   "exclude_headers": ["Cookie", "Authorization"]}
+    if tls is not None:
+        options |= {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
     return pn.serve(pages, port=port, address=address, show=show,
                     start=False, loop=loop, verbose=False, title=park.name,
-                    websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"],
-                    compress_response=True, extra_patterns=routes)
+                    websocket_origin=origins, compress_response=True, extra_patterns=routes, **options)
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False,
           live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
-          wall: WallSpec = WallSpec()) -> None:
+          wall: WallSpec = WallSpec(), sign_in: SignIn | None = None, tls: Tls | None = None) -> None:
     """Serve the twin of ``park`` until interrupted."""
-    server = build_server(park, port, address, show, live=live, networks=networks, plans=plans, wall=wall)
-    print(f"twin: {park.name} at http://{address}:{server.port}/ "
-          f"(listening on localhost only; principal 'local' holds every permission)")
+    server = build_server(park, port, address, show, live=live, networks=networks, plans=plans, wall=wall,
+                          sign_in=sign_in, tls=tls)
+    who = (f"users of {sign_in.book.path} sign in; sessions end after {sign_in.idle_timeout_min:g} min unused"
+           if sign_in is not None else "listening on localhost only; principal 'local' holds every permission")
+    print(f"twin: {park.name} at {'https' if tls else 'http'}://{address}:{server.port}/ ({who})")
     server.start()
     server.io_loop.start()
 
@@ -101,11 +152,11 @@ class BackgroundServer:
 
     def __init__(self, park: Park, port: int = 0, address: str = LOCALHOST, page: Page | None = None,
                  live: Live | None = None, networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
-                 wall: WallSpec = WallSpec()):
+                 wall: WallSpec = WallSpec(), sign_in: SignIn | None = None, tls: Tls | None = None):
         self.park, self.address, self.page, self.live, self.networks = park, address, page, live, networks
-        self.plans, self.wall = plans, wall
+        self.plans, self.wall, self.sign_in, self.tls = plans, wall, sign_in, tls
         self.port = port or free_port(address)
-        self.url = f"http://{address}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{address}:{self.port}"
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="twin-server", daemon=True)
         self._loop: IOLoop | None = None
@@ -116,7 +167,8 @@ class BackgroundServer:
         self._loop = IOLoop.current()
         try:
             server = build_server(self.park, self.port, self.address, loop=self._loop, page=self.page,
-                                  live=self.live, networks=self.networks, plans=self.plans, wall=self.wall)
+                                  live=self.live, networks=self.networks, plans=self.plans, wall=self.wall,
+                                  sign_in=self.sign_in, tls=self.tls)
             server.start()
         except BaseException as exc:  # surfaced by start()
             self._error = exc

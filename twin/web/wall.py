@@ -32,6 +32,7 @@ from twin.web.live_view import PULL_PERIOD_MS, LiveView
 from twin.web.looks import look_metrics, scales
 from twin.web.messages import t
 from twin.web.navigator import Navigator
+from twin.web.reloader import reloader
 from twin.web.tour_player import TourPlayer
 from twin.web.viewport import Viewport, browser_strings, manifest
 from twin.web.wall_figures import WallFigures, wall_figures
@@ -120,7 +121,7 @@ class Wall:
     def panel(self) -> pn.viewable.Viewable:
         lang, panes = self.lang, self.panes
         header = pn.Row(pn.pane.HTML(f"<h1>{escape(self.park.name)} · {escape(t('wall.title', lang))}</h1>",
-                                     stylesheets=[WALL_CSS]), pn.layout.HSpacer(), self.clock_pane,
+                                     stylesheets=[WALL_CSS]), pn.layout.HSpacer(), self.clock_pane, reloader(lang),
                         sizing_mode="stretch_width", height=48, css_classes=["twin-wall-header"],
                         stylesheets=[ZOOM_CSS])
         energy = pn.Column(panes["energy"], self.chart, sizing_mode="stretch_width", css_classes=["twin-wall-box"],
