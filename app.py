@@ -21,7 +21,7 @@ from live.runtime import Live
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
 from twin.plans import PlanSpec
-from twin.web.access import current_principal, guarded
+from twin.web.access import LOCAL, AccessDenied, check, current_principal, guarded
 from twin.web.admin import AdminPage
 from twin.web.alarm_list import AlarmList
 from twin.web.deltas import node_index
@@ -73,13 +73,16 @@ def language(args: Mapping[str, str]) -> str:
 
 def page_header(park: Park, page: str, args: Mapping[str, str], live: bool,
                 *buttons: pn.viewable.Viewable) -> pn.Row:
-    """A page's title, the menu of the other role pages (``/wall`` when the park is ``live``), its
-    ``buttons`` and the language switch."""
-    lang = language(args)
+    """A page's title, the menu of the other role pages the session may open (``/wall`` when the park
+    is ``live``), who is signed in with a sign-out link, its ``buttons`` and the language switch."""
+    lang, principal = language(args), current_principal()
     here = "/" if page == "workstation" else f"/{page}"
     links = "".join(f"<a href='{path}?lang={lang}' class='twin-menu' style='color:#4fc3f7;margin-right:12px'>"
                     f"{escape(t(key, lang))}</a>" for path, key in MENU
-                    if path != here and (live or path != "/wall"))
+                    if path != here and (live or path != "/wall") and principal.may(key))
+    if principal != LOCAL:  # signed in: who, and the way out
+        links += (f"<a href='/logout' class='twin-sign-out' style='color:#ffb74d'>"
+                  f"{escape(t('sign_out', lang).format(name=principal.name))}</a>")
     title = park.name if page == "workstation" else f"{park.name} · {t(f'page.{page}', lang)}"
     other = next(code for code in LANGUAGES if code != lang)
     switch = pn.pane.HTML(f"<a href='?{escape(urlencode({**args, 'lang': other}))}' style='color:#4fc3f7'>"
@@ -89,8 +92,19 @@ def page_header(park: Park, page: str, args: Mapping[str, str], live: bool,
                   sizing_mode="stretch_width", css_classes=["twin-header"], stylesheets=[LARGE_SCREEN_CSS])
 
 
-@guarded("app.view", lambda park, args=None, live=None, networks=None, plans=(), page="workstation":
-         f"park/{park.name}/{page}")
+def refusal(park: Park, page: str, args: Mapping[str, str], live: bool) -> pn.viewable.Viewable | None:
+    """None when the session may open ``page`` (``page.<page>``, checked and audited); else a page that
+    says so, its menu leading to the pages it may open."""
+    try:
+        check(current_principal(), f"page.{page}", f"park/{park.name}/{page}")
+        return None
+    except AccessDenied:
+        pn.config.theme = "dark"
+        return pn.Column(page_header(park, page, args, live), pn.pane.HTML(
+            f"<p class='twin-error twin-refused'>{escape(t('page.refused', language(args)))}</p>"),
+                         sizing_mode="stretch_both")
+
+
 def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | None = None,
                networks: SceneNetworks | None = None, plans: Sequence[PlanSpec] = (),
                page: str = "workstation") -> pn.viewable.Viewable:
@@ -99,6 +113,8 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
     ``networks``: its pipe networks, for burst isolation and traces; ``plans``: its emergency plans,
     ticked off in drills and opened by real alarms; ``page``: whose page, a key of :data:`PAGES`)."""
     args = url_args() if args is None else args
+    if (refused := refusal(park, page, args, live is not None)) is not None:
+        return refused
     lang, parts = language(args), PAGES[page]
     live = live if "live" in parts else None  # a tour page shows nothing live
     pn.config.theme = "dark"
@@ -201,17 +217,20 @@ def create_app(park: Park, args: Mapping[str, str] | None = None, live: Live | N
                                     sizing_mode="stretch_both"), sizing_mode="stretch_both")
 
 
-@guarded("app.view", lambda park, live, spec, args=None: f"park/{park.name}/wall")
 def create_wall(park: Park, live: Live, spec: WallSpec, args: Mapping[str, str] | None = None) -> pn.viewable.Viewable:
     """One session of the monitoring centre's large screen (``/wall``)."""
-    lang = language(url_args() if args is None else args)
+    args = url_args() if args is None else args
+    if (refused := refusal(park, "wall", args, True)) is not None:
+        return refused
+    lang = language(args)
     pn.config.theme = "dark"
     return Wall(park, live, spec, live.energy if live.energy.metered else None, lang).panel()
 
 
-@guarded("app.view", lambda park, live, args=None: f"park/{park.name}/admin")
 def create_admin(park: Park, live: Live | None, args: Mapping[str, str] | None = None) -> pn.viewable.Viewable:
     """One session of the administrator's page (``/admin``): the scene and the live side's diagnostics."""
     args = url_args() if args is None else args
+    if (refused := refusal(park, "admin", args, live is not None)) is not None:
+        return refused
     pn.config.theme = "dark"
     return AdminPage(park, live, language(args)).panel(page_header(park, "admin", args, live is not None))

@@ -10,7 +10,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from bokeh.util.token import get_token_payload
@@ -23,8 +23,9 @@ from test_web import READY, box_park
 from twin.errors import InputError
 from twin.roles import ROLES
 from twin.users import UserBook, WeakPassword, hash_password, password_matches
-from twin.web.access import audit_log
+from twin.web.access import Principal, Unauthenticated, audit_log
 from twin.web.auth import SignIn
+from twin.web.sessions import Sessions
 from twin.web.server import BackgroundServer, check_address, check_tls
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -68,7 +69,7 @@ def test_each_broken_password_rule_is_one_line_naming_it(tmp_path, password, rul
 
 
 def test_an_unknown_role_or_a_bad_file_is_one_line_naming_it(tmp_path):
-    with pytest.raises(InputError, match=r"^role 'guard': not a role \(one of tour, monitor, commander, "
+    with pytest.raises(InputError, match=r"^role 'guard': not a role \(one of tour, wall, monitor, commander, "
                                          r"maintainer, admin\)$"):
         UserBook(tmp_path / "users.toml").add("ada", "guard", "Analytical-1843")
     path = tmp_path / "typo.toml"
@@ -142,8 +143,13 @@ class Client:
     def __call__(self, path: str, headers: dict[str, str] | None = None,
                  form: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
+        return self.raw("POST" if data is not None else "GET", path, data, headers or {})
+
+    def raw(self, method: str, path: str, data: bytes | None,
+            headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         try:
-            with self.opener.open(urllib.request.Request(self.url + path, data, headers or {}), timeout=30) as r:
+            request = urllib.request.Request(self.url + path, data, headers, method=method)
+            with self.opener.open(request, timeout=60) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
@@ -277,3 +283,20 @@ def test_the_app_asks_to_sign_in_and_leaves_when_the_session_ends(browser, serve
         page.wait_for_url("**/login", timeout=15_000)
     finally:
         page.close()
+
+
+def test_sessions_outlive_a_restart_and_only_the_wall_never_idles_out(tmp_path):
+    clock, journal = ManualClock(START), tmp_path / "users.sessions.json"
+    sessions = Sessions(timedelta(minutes=15), clock, journal)
+    wall = sessions.open(Principal("screen-1", ROLES["wall"], "wall"))
+    monitor = sessions.open(Principal("li", ROLES["monitor"], "monitor"))
+    assert wall not in journal.read_text() and monitor not in journal.read_text(), "only digests are kept"
+    restarted = Sessions(timedelta(minutes=15), clock, journal)
+    assert restarted.principal(monitor).name == "li" and restarted.principal(wall).role == "wall"
+    clock.advance(3600 * 24)
+    assert restarted.principal(wall).name == "screen-1", "the unattended wall stays signed in"
+    with pytest.raises(Unauthenticated):
+        restarted.principal(monitor)
+    restarted.close(wall)
+    with pytest.raises(Unauthenticated):
+        Sessions(timedelta(minutes=15), clock, journal).principal(wall)

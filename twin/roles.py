@@ -1,10 +1,12 @@
 """Roles and what each may do: the permissions every route and app action checks (:mod:`twin.web.access`).
 
-A permission is ``area.verb`` (``alarm.ack``, ``device.command``); ``area.*`` grants every verb of an
-area and ``*`` everything. The five roles of a park (issue 9, 等保二级: least privilege):
+A permission is ``area.verb`` (``alarm.ack``, ``device.command``; ``page.<page>`` opens a role page); ``area.*`` grants every verb of an
+area and ``*`` everything. The six roles of a park (issue 9, 等保二级: least privilege):
 
 - ``tour``: investment staff showing visitors round — the park's geometry (less the security layers),
   its search, cards and tours; nothing live, no cameras, access control, alarms or work orders.
+- ``wall``: the monitoring centre's unattended large screen — everything live to read, nothing to
+  change; its sessions do not end when unused (:mod:`twin.web.sessions`).
 - ``monitor``: the monitoring centre — everything live to read, alarms to acknowledge, work orders to
   raise from them; no commands, no drills.
 - ``commander``: the emergency commander — a monitor who also runs drills, opens plans and confirms
@@ -26,12 +28,15 @@ _LIVE = frozenset({"state.read", "device.read", "alarm.read", "camera.read", "en
                    "network.read", "report.read", "report.list", "layer.security"})
 
 ROLES: dict[str, frozenset[str]] = {
-    "tour": _VIEW,
-    "monitor": _VIEW | _LIVE | {"alarm.ack", "workorder.write"},
+    "tour": _VIEW | {"page.tour"},
+    "wall": _VIEW | _LIVE | {"page.wall"},
+    "monitor": _VIEW | _LIVE | {"alarm.ack", "workorder.write", "page.wall", "page.workstation"},
     "commander": _VIEW | _LIVE | {"alarm.ack", "alarm.clear", "workorder.write", "drill.*", "plan.*", "report.save",
-                                  "network.*", "personal.read"},
+                                  "network.*", "personal.read", "page.wall", "page.workstation", "page.command",
+                                  "page.tour"},
     "maintainer": _VIEW | _LIVE | {"alarm.ack", "alarm.clear", "workorder.write", "device.command", "network.*",
-                                   "diagnostics.read", "personal.read"},
+                                   "diagnostics.read", "personal.read", "page.wall", "page.workstation",
+                                   "page.maintenance"},
     "admin": frozenset({"*"}),
 }
 

@@ -22,7 +22,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = actions.add_parser("add", help="add a user, or set one's role and password (read from standard input)")
     s.add_argument("file", type=Path, help="the users file (TOML), created when absent")
     s.add_argument("name", help="the user name: letters, digits and . _ @ -")
-    s.add_argument("--role", required=True, help="tour, monitor, commander, maintainer or admin (twin/roles.py)")
+    s.add_argument("--role", required=True, help="tour, wall, monitor, commander, maintainer or admin (twin/roles.py)")
     s.add_argument("--full-name", help="the person's name, e.g. 张伟")
     s.add_argument("--phone", help="a phone number")
     s.set_defaults(run=cmd_users_add)

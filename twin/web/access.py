@@ -110,12 +110,18 @@ def check(principal: Principal, permission: str, target: str, remote: str = "") 
         raise AccessDenied(principal, permission, target)
 
 
+#: Every app action's permission, by the action's qualified name (filled as :func:`guarded` decorates):
+#: what the role × action matrix test enumerates.
+ACTIONS: dict[str, str] = {}
+
+
 def guarded(permission: str, target: Callable[..., str]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate an app action so it runs only after :func:`check` passes.
 
     ``target`` maps the action's arguments to the audited target, e.g. ``lambda node_id: node_id``.
     """
     def wrap(action: Callable[P, R]) -> Callable[P, R]:
+        ACTIONS[f"{action.__module__}.{action.__qualname__}"] = permission
         @functools.wraps(action)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             check(current_principal(), permission, target(*args, **kwargs))

@@ -83,7 +83,8 @@ class SignIn(AuthProvider):
     def __init__(self, book: UserBook, idle_timeout_min: float = 15, secure: bool = False,
                  clock: Clock = SystemClock(), watch_s: float = 30):
         self.book, self.secure, self.watch_s = book, secure, watch_s
-        self.sessions = Sessions(timedelta(minutes=idle_timeout_min), clock)
+        journal = book.path.with_name(f"{book.path.stem}.sessions.json")  # a restart signs no one out
+        self.sessions = Sessions(timedelta(minutes=idle_timeout_min), clock, journal)
         self.idle_timeout_min = idle_timeout_min
         super().__init__()
 

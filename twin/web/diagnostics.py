@@ -1,4 +1,4 @@
-"""The ingest diagnostics page (``/diagnostics``): the broker, message rates and rejected payloads per
+"""The ingest diagnostics (on the ``/admin`` page): the broker, message rates and rejected payloads per
 topic, refreshed every two seconds — so a misbehaving device is found by its topic."""
 from __future__ import annotations
 

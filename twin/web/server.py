@@ -23,7 +23,7 @@ import panel as pn
 from bokeh.server.server import Server
 from tornado.ioloop import IOLoop
 
-from app import create_admin, create_app, create_wall, language, url_args
+from app import create_admin, create_app, create_wall
 from live.runtime import Live
 from twin.errors import InputError
 from twin.networks.scene import SceneNetworks
@@ -33,8 +33,7 @@ from twin.ports import LOCALHOST, free_port
 from twin.wall import WallSpec
 from twin.web.api import api_routes
 from twin.web.audit_api import audit_routes
-from twin.web.auth import COOKIE, SignIn, gated
-from twin.web.diagnostics import Diagnostics
+from twin.web.auth import COOKIE, Route, SignIn, gated
 from twin.web.energy_routes import energy_routes
 from twin.web.geometry import geometry_route
 from twin.web.health import HEALTH_PATH, health_routes
@@ -96,6 +95,30 @@ def check_tls(cert: Path | None, key: Path | None) -> Tls | None:
     return Tls(cert, key)
 
 
+def park_pages(park: Park, live: Live | None = None, networks: SceneNetworks | None = None,
+               plans: tuple[PlanSpec, ...] = (), wall: WallSpec = WallSpec()) -> dict[str, Page]:
+    """Every page of the server: the role pages, the administrator's, and the wall with a live side."""
+    pages: dict[str, Page] = {"/": lambda: create_app(park, live=live, networks=networks, plans=plans)}
+    for role in ("command", "tour", "maintenance"):
+        pages[f"/{role}"] = lambda role=role: create_app(park, live=live, networks=networks, plans=plans, page=role)
+    pages["/admin"] = lambda: create_admin(park, live)
+    if live is not None:
+        pages["/wall"] = lambda: create_wall(park, live, wall)
+    return pages
+
+
+def park_routes(park: Park, live: Live | None = None, networks: SceneNetworks | None = None) -> list[Route]:
+    """Every HTTP route of the server (tornado patterns for ``extra_patterns``), before sign-in gates them."""
+    routes = [*health_routes(park, live), geometry_route(park.batches), *api_routes(park),
+              *snapshot_routes(park, live.clock if live is not None else None), *report_routes(park),
+              *audit_routes(park)]
+    if networks is not None:
+        routes += network_routes(park, networks)
+    if live is not None:
+        routes += live_routes(park, live) + workorder_routes(park, live) + energy_routes(park, live)
+    return routes
+
+
 def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool = False,
                  loop: IOLoop | None = None, page: Page | None = None, live: Live | None = None,
                  networks: SceneNetworks | None = None, plans: tuple[PlanSpec, ...] = (),
@@ -105,19 +128,10 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
     ``sign_in``, for its users only, over ``tls`` when given."""
     check_address(address, users=sign_in is not None)
     port = port or free_port(address)
-    pages: dict[str, Page] = {"/": page or (lambda: create_app(park, live=live, networks=networks, plans=plans))}
-    for role in ("command", "tour", "maintenance"):
-        pages[f"/{role}"] = lambda role=role: create_app(park, live=live, networks=networks, plans=plans, page=role)
-    pages["/admin"] = lambda: create_admin(park, live)
-    routes = [*health_routes(park, live), geometry_route(park.batches), *api_routes(park),
-              *snapshot_routes(park, live.clock if live is not None else None), *report_routes(park)]
-    routes += audit_routes(park)
-    if networks is not None:
-        routes += network_routes(park, networks)
-    if live is not None:
-        pages["/diagnostics"] = lambda: Diagnostics(live, language(url_args())).panel()
-        pages["/wall"] = lambda: create_wall(park, live, wall)
-        routes += live_routes(park, live) + workorder_routes(park, live) + energy_routes(park, live)
+    pages = park_pages(park, live, networks, plans, wall)
+    if page is not None:
+        pages["/"] = page
+    routes = park_routes(park, live, networks)
     origins, options = [f"localhost:{port}", f"127.0.0.1:{port}"], dict[str, object]()
     if sign_in is not None:
         pages = {path: sign_in.page(make) for path, make in pages.items()}
