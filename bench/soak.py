@@ -79,9 +79,10 @@ def received(live) -> int:
     return sum(c.received for c in live.ingest.diagnostics().values())
 
 
-def published(live) -> int:
+def published(live, prober: Prober) -> int:
+    """Messages sent to ingest's topics: the simulator's telemetry and statuses, and the probes."""
     counts = live.simulator.counters()
-    return counts["telemetry"] + counts["status"]
+    return counts["telemetry"] + counts["status"] + len(prober.sent)
 
 
 def latencies(page, probe: set[tuple[int, int]], sent: list[tuple[float, bool]]) -> list[float]:
@@ -130,7 +131,7 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
         timed.evaluate(LISTEN_JS, timed.locator(VIEWPORT).element_handle())
         timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
         prober = Prober(live.url, probe_s)
-        base_rss, start, drop0 = rss_mb(), time.perf_counter(), published(live) - received(live)
+        base_rss, start, drop0 = rss_mb(), time.perf_counter(), published(live, prober) - received(live)
         print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
               f"{base_rss:.0f} MB", flush=True)
         prober.start()
@@ -139,13 +140,13 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
             timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
             lat = latencies(timed, probe, prober.sent)
             rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss,
-                             published(live) - received(live) - drop0, lat[window_from:]))
+                             published(live, prober) - received(live) - drop0, lat[window_from:]))
             window_from = len(lat)
         prober.stop()
         timed.wait_for_timeout(DRAIN_S * 1000)
         lat = latencies(timed, probe, prober.sent)
         final = line("total", time.perf_counter() - start, rss_mb(), base_rss,
-                     published(live) - received(live) - drop0, lat)
+                     published(live, prober) - received(live) - drop0, lat)
         browser.close()
     result = {"minutes": minutes, "speed": speed, "pages": PAGES, "rss_start_mb": base_rss,
               "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1), "unmatched_probes": len(prober.sent) - len(lat),
