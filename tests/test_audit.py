@@ -246,7 +246,7 @@ def test_the_route_filters_by_time_user_action_and_limit(server, monkeypatch):
 def test_an_app_pages_checks_carry_its_sessions_remote(server):
     with urllib.request.urlopen(server.url + "/admin", timeout=30) as response:
         assert response.status == 200
-    viewed = get(server, "/api/audit?action=app.view&limit=1")[1][0]
+    viewed = get(server, "/api/audit?action=page.admin&limit=1")[1][0]
     shown = get(server, "/api/audit?action=audit.read&user=local")[1]
     assert (viewed["target"], viewed["remote"]) == ("park/审计园区 Audit park/admin", "127.0.0.1")
     assert ("audit?limit=50", "127.0.0.1") in {(r["target"], r["remote"]) for r in shown}  # the admin page's table

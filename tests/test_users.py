@@ -278,7 +278,7 @@ def test_the_app_asks_to_sign_in_and_leaves_when_the_session_ends(browser, serve
         page.click("button[type=submit]")
         page.wait_for_selector(READY, state="attached", timeout=60_000)
         assert page.url == server.url + "/"
-        assert audit_log().query("", "", user="mona", action="app.view", limit=1)  # the session is hers
+        assert audit_log().query("", "", user="mona", action="page.workstation", limit=1)  # the session is hers
         clock.advance(16 * 60)  # the open page notices within watch_s and goes back to the form
         page.wait_for_url("**/login", timeout=15_000)
     finally:

@@ -89,7 +89,7 @@ def audit_records() -> list[dict]:
 def test_check_audits_allowed_and_denied(twin_home):
     check(LOCAL, "node.read", "ifc:x")
     with pytest.raises(AccessDenied):
-        check(Principal("visitor", frozenset({"app.view"})), "node.read", "ifc:secret")
+        check(Principal("visitor", frozenset({"view.home"})), "node.read", "ifc:secret")
     *_, allowed, denied = audit_records()
     assert (allowed["user"], allowed["action"], allowed["target"], allowed["outcome"]) == \
         ("local", "node.read", "ifc:x", "allowed")

@@ -21,7 +21,7 @@ and admins (``personal.read``) and masked for the others (:mod:`twin.web.privacy
 from __future__ import annotations
 
 #: What every signed-in person may do: see the park and move about it.
-_VIEW = frozenset({"app.view", "view.*", "scene.read", "geometry.read", "node.read", "node.search", "node.locate",
+_VIEW = frozenset({"view.*", "scene.read", "geometry.read", "node.read", "node.search", "node.locate",
                    "tour.*"})
 #: Reading what is live (states, history, alarms, cameras, energy, orders, networks, kept reports).
 _LIVE = frozenset({"state.read", "device.read", "alarm.read", "camera.read", "energy.read", "workorder.read",
