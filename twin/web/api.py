@@ -62,6 +62,17 @@ class ApiHandler(RequestHandler):
             raise ApiError(403, str(exc)) from exc
         return principal
 
+    def limit(self, default: int, maximum: int) -> int:
+        """The ``limit`` query argument: a whole number from 1 to ``maximum`` (400 otherwise)."""
+        text = self.get_query_argument("limit", str(default))
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= maximum:
+            raise ApiError(400, f"limit: must be a whole number from 1 to {maximum}, not {text!r}")
+        return count
+
     def send_json(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(data, ensure_ascii=False))
@@ -93,13 +104,7 @@ class NodesHandler(ApiHandler):
         kind = self.get_query_argument("kind", None) or None
         if kind is not None and kind not in KINDS:
             raise ApiError(400, f"kind: unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        limit = self.get_query_argument("limit", str(DEFAULT_LIMIT))
-        try:
-            count = int(limit)
-        except ValueError:
-            count = 0
-        if not 1 <= count <= MAX_LIMIT:
-            raise ApiError(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
+        count = self.limit(DEFAULT_LIMIT, MAX_LIMIT)
         may = current_principal(self.request).may
         hits = search(self.park, self.get_query_argument("q", ""), kind=kind, limit=None)
         return [node_row(self.park, hit.node) for hit in hits if may(node_permission(hit.node))][:count]

@@ -40,13 +40,7 @@ class AuditHandler(ApiHandler):
 
     def answer(self) -> list[dict[str, str]]:
         since, until = self.moment("since"), self.moment("until")
-        text = self.get_query_argument("limit", str(DEFAULT_LIMIT))
-        try:
-            limit = int(text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ApiError(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {text!r}")
+        limit = self.limit(DEFAULT_LIMIT, MAX_LIMIT)
         return audit_log().query(since, until, user=self.get_query_argument("user", None) or None,
                                  action=self.get_query_argument("action", None) or None, limit=limit)
 
