@@ -59,11 +59,7 @@ def current_principal(request: Any = None) -> Principal:
 
     Raises :class:`Unauthenticated` when the session signed in has ended (idle timeout, signed out).
     """
-    if request is None:
-        panel = sys.modules.get("panel")
-        context = getattr(panel.state.curdoc, "session_context", None) if panel is not None else None
-        request = getattr(context, "request", None)
-    signed_in = getattr(request, "twin_sign_in", None)
+    signed_in = getattr(session_request() if request is None else request, "twin_sign_in", None)
     return LOCAL if signed_in is None else signed_in()
 
 
