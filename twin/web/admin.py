@@ -118,6 +118,11 @@ class AdminPage:
 
     @guarded("admin.read", lambda self: f"park/{self.park.name}")
     def refresh(self) -> None:
+        """Draw the devices, once the session may (checked and audited as the page opens; the periodic
+        redraws of the open page are not audited again)."""
+        self.draw_devices()
+
+    def draw_devices(self) -> None:
         if self.live is not None:
             self.devices.object = devices_html(self.live, self.lang)
 
@@ -128,5 +133,5 @@ class AdminPage:
         parts.append(self.audit)
         if self.live is not None:
             parts.append(Diagnostics(self.live, self.lang).panel())
-            pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+            pn.state.add_periodic_callback(self.draw_devices, period=REFRESH_MS)
         return pn.Column(*parts, sizing_mode="stretch_both", scroll=True)

@@ -38,7 +38,7 @@ def topics_table(topics: dict[str, TopicCounters], lang: str) -> str:
 
 
 class Diagnostics:
-    """One session's diagnostics view; :meth:`refresh` recounts."""
+    """One session's diagnostics view; :meth:`count` recounts."""
 
     def __init__(self, live: Live, lang: str = "zh"):
         self.live, self.lang = live, lang
@@ -50,6 +50,11 @@ class Diagnostics:
 
     @guarded("diagnostics.read", lambda self: "diagnostics")
     def refresh(self) -> None:
+        """Count, once the session may read diagnostics (checked and audited as the view opens; the
+        periodic recounts of the open view are not audited again)."""
+        self.count()
+
+    def count(self) -> None:
         ingest = self.live.ingest
         topics = ingest.diagnostics() if ingest is not None else {}
         received = sum(c.received for c in topics.values())
@@ -69,6 +74,6 @@ class Diagnostics:
 
     def panel(self) -> pn.viewable.Viewable:
         pn.config.theme = "dark"
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        pn.state.add_periodic_callback(self.count, period=REFRESH_MS)
         return pn.Column(pn.pane.HTML(f"<h2>{escape(t('diag.title', self.lang))}</h2>"), self.summary, self.table,
                          sizing_mode="stretch_both", scroll=True)
