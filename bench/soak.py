@@ -9,8 +9,8 @@ Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out
 - **memory**: the server process's resident set (``/proc/self/status`` VmRSS; the park, the live
   side, the app's sessions — the browsers run in their own processes) once the sessions are open and
   settled, and at the end; goal: growth ≤ 5 %;
-- **dropped messages**: what the simulator published (telemetry and statuses) against what ingest
-  received, after a drain; goal: none;
+- **dropped messages**: what the broker dropped (Mosquitto's ``$SYS`` count: a queue or in-flight
+  limit reached) and what ingest refused; goal: none;
 - **delta latency**: a street light (the ingest bench's ``PROBE_DEVICE``) switched every
   ``--probe-s`` seconds; each switch's time from publish to the wall session's viewport applying its
   style message (``twin-applied``), p50/p95 over the run and per window; the baseline in the same
@@ -75,14 +75,26 @@ class Prober(threading.Thread):
         self.client.loop_stop()
 
 
-def received(live) -> int:
-    return sum(c.received for c in live.ingest.diagnostics().values())
+class BrokerDropped:
+    """Mosquitto's own count of messages it dropped (``$SYS/broker/publish/messages/dropped``: a queue
+    or in-flight limit reached), as last published (every 10 s)."""
+
+    TOPIC = "$SYS/broker/publish/messages/dropped"
+
+    def __init__(self, url: str):
+        self.value = 0
+        self.client = connect(url, f"soak-sys-{os.getpid()}")
+        self.client.on_message = lambda _c, _u, message: setattr(self, "value", int(message.payload))
+        self.client.subscribe(self.TOPIC)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
-def published(live, prober: Prober) -> int:
-    """Messages sent to ingest's topics: the simulator's telemetry and statuses, and the probes."""
-    counts = live.simulator.counters()
-    return counts["telemetry"] + counts["status"] + len(prober.sent)
+def lost(live, broker: BrokerDropped) -> int:
+    """Messages lost on the way in: dropped by the broker, plus refused by ingest (none are expected)."""
+    return broker.value + sum(c.rejected for c in live.ingest.diagnostics().values())
 
 
 def latencies(page, probe: set[tuple[int, int]], sent: list[tuple[float, bool]]) -> list[float]:
@@ -130,8 +142,9 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
         timed = pages[0]
         timed.evaluate(LISTEN_JS, timed.locator(VIEWPORT).element_handle())
         timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
-        prober = Prober(live.url, probe_s)
-        base_rss, start, drop0 = rss_mb(), time.perf_counter(), published(live, prober) - received(live)
+        prober, broker = Prober(live.url, probe_s), BrokerDropped(live.url)
+        time.sleep(11)  # the broker's first $SYS report
+        base_rss, start, drop0 = rss_mb(), time.perf_counter(), lost(live, broker)
         print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
               f"{base_rss:.0f} MB", flush=True)
         prober.start()
@@ -140,13 +153,13 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
             timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
             lat = latencies(timed, probe, prober.sent)
             rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss,
-                             published(live, prober) - received(live) - drop0, lat[window_from:]))
+                             lost(live, broker) - drop0, lat[window_from:]))
             window_from = len(lat)
         prober.stop()
         timed.wait_for_timeout(DRAIN_S * 1000)
         lat = latencies(timed, probe, prober.sent)
-        final = line("total", time.perf_counter() - start, rss_mb(), base_rss,
-                     published(live, prober) - received(live) - drop0, lat)
+        final = line("total", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0, lat)
+        broker.stop()
         browser.close()
     result = {"minutes": minutes, "speed": speed, "pages": PAGES, "rss_start_mb": base_rss,
               "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1), "unmatched_probes": len(prober.sent) - len(lat),
