@@ -2,7 +2,6 @@
 Chromium at 1920×1080 and 3840×2160 (screenshots kept in ``tests/artifacts/``; look at them)."""
 from __future__ import annotations
 
-import asyncio
 import json
 from html import escape
 from datetime import UTC, datetime
@@ -223,7 +222,7 @@ def test_the_idle_tour_waits_for_quiet_and_never_leaves_an_urgent_alarm(demo, tm
 
     def tick_at(seconds: float) -> bool:
         now_s[0] = seconds
-        asyncio.run(wall.tick())
+        wall.step()
         return wall.tour.stepper.playing
 
     assert not tick_at(5) and tick_at(11), "the tour plays after idle_s untouched"

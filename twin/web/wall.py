@@ -150,17 +150,21 @@ class Wall:
 
     # --- time ------------------------------------------------------------------------------------
     async def tick(self) -> None:
-        """Every second: the clock, the ticker, the idle tour; every few seconds the figures (energy is
-        read from history on a worker thread, so the page's loop never waits on it)."""
+        """Every second a :meth:`step`; every few seconds the figures (energy is read from history on a
+        worker thread, so the page's loop never waits on it)."""
+        self.step()
+        if self.ticks % FIGURES_EVERY_TICKS == 0:
+            energy = await asyncio.get_running_loop().run_in_executor(None, self.energy.get) if self.energy else None
+            self.refresh(energy)
+
+    def step(self) -> None:
+        """The clock, the ticker, and the idle tour when nobody touched the wall for ``idle_s``."""
         self.ticks += 1
         self.clock_pane.object = f"{local_naive(self.live.clock.now()):%Y-%m-%d %H:%M:%S}"
         self.pull_alarms()
         idle = self.clock() - self.touched_at >= self.spec.idle_s
         if idle and not self.tour.stepper.playing and not self.urgent:
             self.start_tour()
-        if self.ticks % FIGURES_EVERY_TICKS == 0:
-            energy = await asyncio.get_running_loop().run_in_executor(None, self.energy.get) if self.energy else None
-            self.refresh(energy)
 
     def touch(self) -> None:
         """Someone touched the wall (or an alarm took the camera): the tour stops, the idle wait restarts."""
