@@ -155,6 +155,12 @@ class Park:
         """The nearest ancestor of a kind (the building of a space, the storey of a door…)."""
         return next((n for n in reversed(self.path(node_id)) if n.kind == kind), None)
 
+    def within(self, node_id: str, kind: str) -> Node | None:
+        """The node itself when it is of ``kind``, else its nearest ancestor of that kind (the building a
+        node is or lies in)."""
+        node = self.get(node_id)
+        return node if node.kind == kind else self.ancestor(node_id, kind)
+
     def to_lonlat(self, points_m: Iterable[Iterable[float]]) -> np.ndarray | None:
         """WGS84 ``(lon, lat, height)`` of park-frame points, or None for a park placed nowhere."""
         points = np.asarray(points_m, float).reshape(-1, 3) + self.origin_m

@@ -128,7 +128,7 @@ def _placed(park: Park, host: str | None, parent: Meter | None) -> tuple[str, st
     if host is None:
         return ("circuit" if parent else "park"), None, None
     node = park.get(host)
-    building = node if node.kind == "building" else park.ancestor(host, "building")
+    building = park.within(host, "building")
     building_id = building.id if building is not None else None
     if parent is not None and parent.host == host:
         return "circuit", building_id, None

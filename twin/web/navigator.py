@@ -155,8 +155,7 @@ class Navigator:
     def locate(self, node_id: str) -> None:
         """Search-and-locate: isolate the node's storey when indoors, fly there, highlight it."""
         node = self.park.get(node_id)
-        storey = node if node.kind == "storey" else self.park.ancestor(node_id, "storey")
-        building = node if node.kind == "building" else self.park.ancestor(node_id, "building")
+        storey, building = self.park.within(node_id, "storey"), self.park.within(node_id, "building")
         self.enter(building.id if building else None, storey.id if storey else None)
         self.frame(node_id, LOOK_DOWN)
         self.viewport.highlight([node_id])
@@ -185,8 +184,7 @@ class Navigator:
         box = box_of(self.park, node_id)
         if box is None:
             return
-        node = self.park.get(node_id)
-        storey = node if node.kind == "storey" else self.park.ancestor(node_id, "storey")
+        storey = self.park.within(node_id, "storey")
         if storey is not None:
             lift = lift_m(self.storeys, self.view(), self.storeys.building.get(storey.id), storey.id)
             box = [v + (lift if axis in (2, 5) else 0.0) for axis, v in enumerate(box)]

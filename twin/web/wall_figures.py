@@ -100,13 +100,7 @@ def _persons(park: Park, live: Live, reporting: list, metric: str) -> dict[str, 
     persons: dict[str, int] = defaultdict(int)
     for host, count in hosts.items():
         if {node.id for node in park.path(host)}.isdisjoint(hosts):  # not inside a place another counter counts
-            persons[_building_of(park, host)] += count
+            building = park.within(host, "building")
+            persons[building.id if building is not None else host] += count
     return dict(persons)
 
-
-def _building_of(park: Park, node_id: str) -> str:
-    """The building a node is or lies in; the node itself outside buildings."""
-    if park.get(node_id).kind == "building":
-        return node_id
-    building = park.ancestor(node_id, "building")
-    return building.id if building is not None else node_id
