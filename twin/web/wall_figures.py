@@ -60,7 +60,7 @@ def wall_figures(live: Live, spec: WallSpec) -> WallFigures:
     reporting_ids = {d.id for d in reporting}
     environment = tuple(_mean(live, reporting, metric) for metric in (spec.temperature, spec.humidity,
                                                                      *spec.air_quality))
-    bays = [d for d in watched if _declares(live, d.id, spec.parking)]
+    bays = [d for d in watched if live.spec.metric(device_type(d) or "", spec.parking) is not None]
     taken = sum(state.value(d.id, spec.parking) is True for d in bays if d.id in reporting_ids)
     occupancy = live.spec.occupancy
     persons = _persons(park, live, reporting, occupancy.metric) if occupancy is not None else None
@@ -70,11 +70,6 @@ def wall_figures(live: Live, spec: WallSpec) -> WallFigures:
                        sum(persons.values()) if persons is not None else None, persons or {},
                        taken, len(bays), len(reporting), len(watched),
                        {s: alarms.get(s, 0) for s in Severity}, {p: orders.get(p, 0) for p in Priority})
-
-
-def _declares(live: Live, device_id: str, metric: str) -> bool:
-    kind = live.spec.device_types.get(device_type(live.park.get(device_id)) or "")
-    return kind is not None and metric in kind.metrics
 
 
 def _declared(live: Live, metric: str) -> bool:
