@@ -42,9 +42,10 @@ booleans mostly false) for ``--latency-s`` seconds, and a prober process switche
 alarm: an alarm every 0.3 s would measure the alarm list, camera flights and camera snapshots the
 session runs for each new alarm, not the delta path. The viewport's root fires
 ``twin-applied`` after each message is applied, before the frame that shows it (``detail.at_ms``,
-epoch ms); a probe's latency is the ``at_ms`` of the first ``style`` message after it whose
-``parts`` hold the lamp, minus its publish time (the page's clock offset from ``Date.now()`` is
-measured and taken off). A probe still unapplied :data:`DRAIN_S` after the last one counts as later
+epoch ms, and the colour given); a probe's latency is the ``at_ms`` of the first ``style`` message
+with the lamp that shows it or a later probe (:func:`match_probes`), minus its publish time (the
+page's clock offset from ``Date.now()`` is measured and taken off). A probe still unshown
+:data:`DRAIN_S` after the last one counts as later
 than any (∞) in the percentiles. The server's share is shown too: publish → the session's viewport
 sending the message (:class:`SentWatch` wraps ``Viewport.send`` for the run). Render time per frame
 (``data-frame-ms``: ``renderWindow.render()`` on the page's main thread, every frame drawn during the
@@ -75,7 +76,8 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
+from bisect import bisect_right
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -536,22 +538,38 @@ def decode_parts(parts: str) -> set[tuple[int, int]]:
     return found
 
 
-def probe_times(applied: Sequence[dict], probe: set[tuple[int, int]], skew_ms: float) -> list[float]:
-    """When (epoch ms, on the wall clock) each ``style`` message with the probe's node was applied."""
-    return sorted(e["at_ms"] - skew_ms for e in applied if e["op"] == "style" and probe & decode_parts(e["parts"]))
+#: A probe event: when (epoch ms, wall clock) a style message with the probe's node was applied or
+#: sent, and the colour it gave (its ``rgb`` as text: the probe's value as the session shows it).
+Shown = tuple[float, str]
 
 
-def match_probes(sent: Sequence[tuple[float, bool]], events_ms: Sequence[float]) -> list[float]:
-    """Each probe's latency (ms): the first event (sorted epoch ms) after it not taken by an earlier
-    probe. Probes with no such event are left out."""
-    latencies, at = [], 0
-    for published_ms, _ in sent:
-        while at < len(events_ms) and events_ms[at] < published_ms:
-            at += 1
-        if at == len(events_ms):
-            break
-        latencies.append(events_ms[at] - published_ms)
-        at += 1
+def probe_events(applied: Sequence[dict], probe: set[tuple[int, int]], skew_ms: float) -> list[Shown]:
+    """The probe's events among a page's ``twin-applied`` details (``at_ms`` on the page's clock)."""
+    return [(e["at_ms"] - skew_ms, str(e["rgb"])) for e in applied
+            if e["op"] == "style" and probe & decode_parts(e["parts"])]
+
+
+def match_probes(sent: Sequence[tuple[float, bool]], shown: Sequence[Shown]) -> list[float]:
+    """Each probe's latency (ms): from its publish to the first event that shows it or a later probe.
+
+    An event shows the latest probe published before it with the value its colour stands for; which
+    colour is which value is learnt from the events (each votes for the value of the probe published
+    just before it). A probe never shown is left out. A probe overtaken before its session sent it
+    (a stalled server sends only the net change) is shown by its successor's event, so a stall costs
+    the probes in it their wait and never shifts the pairing of the probes after it.
+    """
+    times = [published_ms for published_ms, _ in sent]
+    votes: dict[str, Counter[bool]] = defaultdict(Counter)
+    for at_ms, colour in shown:
+        if (before := bisect_right(times, at_ms) - 1) >= 0:
+            votes[colour][sent[before][1]] += 1
+    value_of = {colour: counts.most_common(1)[0][0] for colour, counts in votes.items()}
+    latencies: list[float] = []
+    for at_ms, colour in sorted(shown):
+        latest = bisect_right(times, at_ms) - 1
+        while latest >= len(latencies) and sent[latest][1] != value_of.get(colour):
+            latest -= 1
+        latencies += [at_ms - times[i] for i in range(len(latencies), latest + 1)]
     return latencies
 
 
@@ -567,13 +585,15 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 class SentWatch:
-    """While in use, notes the wall-clock time (epoch ms) of each ``style`` message a session's
-    viewport sends with the probe's node in it: the server's side of the latency."""
+    """While in use, notes per session (``id`` of its viewport) the wall-clock time (epoch ms) and
+    colour of each ``style`` message its viewport sends with the probe's node in it: the server's
+    side of the latency."""
 
     def __init__(self, probe: set[tuple[int, int]]):
         from twin.web.viewport import Viewport
 
-        self.probe, self.viewport, self.sent_ms = probe, Viewport, []
+        self.probe, self.viewport = probe, Viewport
+        self.sent: dict[int, list[Shown]] = defaultdict(list)  # id(viewport) → its probe events
         self._send = Viewport.send
 
     def __enter__(self) -> SentWatch:
@@ -582,7 +602,7 @@ class SentWatch:
         def watched(viewport, message: dict) -> None:
             send(viewport, message)
             if message.get("op") == "style" and self.probe & decode_parts(message.get("parts", "")):
-                self.sent_ms.append(time.time() * 1000)
+                self.sent[id(viewport)].append((time.time() * 1000, str(message.get("rgb"))))
         self.viewport.send = watched
         return self
 
@@ -672,9 +692,10 @@ def latency(setup: Setup, duration_s: float, rate_per_s: float, seed: int, out: 
                 process.join(READY_S)
                 if process.is_alive():
                     process.kill()
-    applied_ms = probe_times(collected["applied"], probe, skew_ms)
-    latencies, sent_by_server = match_probes(sent, applied_ms), match_probes(sent, watch.sent_ms)
-    node_events = len(applied_ms)
+    shown = probe_events(collected["applied"], probe, skew_ms)
+    latencies = match_probes(sent, shown)
+    sent_by_server = match_probes(sent, next(iter(watch.sent.values()), []))  # one session
+    node_events = len(shown)
     frames = [ms for at_ms, ms in collected["frames"] if at_ms - skew_ms >= started_ms and not math.isnan(ms)]
     after = [ms for at_ms, ms in collected["after"] if at_ms - skew_ms >= started_ms]
     rate = len(background) / publish_s if publish_s else 0.0

@@ -1,20 +1,22 @@
 """The soak: the demo park served as ``twin serve`` serves it, its simulator at ×10 (telemetry ten
 times as fast), three browser sessions open (the wall, the workstation, the maintenance page), for
-``--minutes``. Does the server grow, drop messages or slow down?
+``--warmup-min`` and then ``--minutes``. Does the server grow, drop messages or slow down?
 
-    .venv/bin/python bench/soak.py [--minutes 60] [--speed 10] [--out bench/out/soak]
+    .venv/bin/python bench/soak.py [--minutes 60] [--warmup-min 5] [--speed 10] [--out bench/out/soak]
 
 Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out``):
 
 - **memory**: the server process's resident set (``/proc/self/status`` VmRSS; the park, the live
   side, the app's sessions — the browsers run in their own processes) once the sessions are open and
-  settled, and at the end; goal: growth ≤ 5 %;
+  settled, after the warm-up (the start: caches filled, the first alarms' pictures drawn), and at
+  the end; goal: growth from the start ≤ 5 % (the growth over the warm-up is printed too);
 - **dropped messages**: what the broker dropped (Mosquitto's ``$SYS`` count: a queue or in-flight
   limit reached) and what ingest refused; goal: none;
 - **delta latency**: a street light (the ingest bench's ``PROBE_DEVICE``) switched every
-  ``--probe-s`` seconds; each switch's time from publish to the wall session's viewport applying its
-  style message (``twin-applied``), p50/p95 over the run and per window; the baseline in the same
-  run is the first window's p95.
+  ``--probe-s`` seconds; each switch's time from publish to the wall session's viewport applying a
+  style message that shows it or a later switch (``twin-applied``; :func:`ingest.match_probes`),
+  p50/p95 over the run and per window, and the server's share (publish → sent, p95 of the slowest
+  session); the baseline in the same run is the first window's p95.
 
 The machine's load average is printed with each line: on a shared machine the latency is the
 machine's as much as the twin's.
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import (CHROMIUM, CHROMIUM_ARGS, LISTEN_JS, PROBE_DEVICE, PROBE_METRIC, SKEW_JS, VIEWPORT,  # noqa: E402
-                    connect, decode_parts, match_probes, percentile, probe_times)
+                    SentWatch, Shown, connect, decode_parts, match_probes, percentile, probe_events)
 
 PAGES = ("/wall", "/", "/maintenance")  #: the three sessions; the first one's deltas are timed
 WINDOW = (1920, 1080)
@@ -97,29 +99,48 @@ def lost(live, broker: BrokerDropped) -> int:
     return broker.value + sum(c.rejected for c in live.ingest.diagnostics().values())
 
 
-def latencies(page, probe: set[tuple[int, int]], sent: list[tuple[float, bool]]) -> list[float]:
-    """Each probe's publish → applied time (ms) in the timed session, so far."""
-    skew_ms = page.evaluate(SKEW_JS)
-    applied = page.evaluate("() => window.__bench.applied.filter(e => e.op === 'style')")
-    return match_probes(sent, probe_times(applied, probe, skew_ms))
+class Applied:
+    """The timed session's probe events, taken from the page at each call (the page keeps none, so
+    neither it nor this process grows with the run's length)."""
+
+    TAKE_JS = """() => { const b = window.__bench; b.frames.length = 0; b.after.length = 0;
+                         return b.applied.splice(0).filter(e => e.op === 'style'); }"""
+
+    def __init__(self, page, probe: set[tuple[int, int]]):
+        self.page, self.probe, self.shown = page, probe, list[Shown]()
+
+    def latencies(self, sent: list[tuple[float, bool]]) -> list[float]:
+        """Each probe's publish → applied time (ms) in the timed session, so far."""
+        skew_ms = self.page.evaluate(SKEW_JS)
+        self.shown += probe_events(self.page.evaluate(self.TAKE_JS), self.probe, skew_ms)
+        return match_probes(sent, self.shown)
 
 
-def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float]) -> dict:
+def server_p95(watch: SentWatch, sent: list[tuple[float, bool]], first: int) -> float:
+    """The server's share: publish → a session's viewport sending the probe, p95 over the probes from
+    ``first`` on, for the slowest of the sessions."""
+    shares = [match_probes(sent, events)[first:] for events in watch.sent.values()]
+    return max((percentile(share, 0.95) for share in shares if share), default=float("nan"))
+
+
+def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float],
+         server_ms: float) -> dict:
     p50 = percentile(lat, 0.5) if lat else float("nan")
     p95 = percentile(lat, 0.95) if lat else float("nan")
     load = os.getloadavg()[0]
     print(f"{label:>8} {elapsed_s / 60:6.1f} min  RSS {rss:7.0f} MB ({100 * (rss / base_rss - 1):+5.1f} %)  "
-          f"dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  load {load:4.1f}",
-          flush=True)
+          f"dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
+          f"(server p95 {server_ms:5.0f} ms)  load {load:4.1f}", flush=True)
     return {"label": label, "minutes": elapsed_s / 60, "rss_mb": rss, "dropped": drop, "probes": len(lat),
-            "p50_ms": p50, "p95_ms": p95, "load": load}
+            "p50_ms": p50, "p95_ms": p95, "server_p95_ms": server_ms, "load": load}
 
 
-def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Path) -> dict:
+def soak(minutes: float, warmup_min: float, speed: float, every_min: float, probe_s: float, out: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     from live.runtime import Live
     from twin.cache import compile_scene
+    from twin.cameras import snapshots
     from twin.scene import read_scene
     from twin.web.deltas import node_index
     from twin.web.server import BackgroundServer
@@ -131,7 +152,8 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
     with Live(park, scene.live, simulated=scene, speed=speed, folder=out / "live", inspections=scene.inspections,
               energy=scene.energy) as live, \
             BackgroundServer(park, live=live, plans=scene.plans, wall=scene.wall) as server, \
-            sync_playwright() as playwright:
+            sync_playwright() as playwright, SentWatch(probe) as watch:
+        snapshots(park).warm()  # as twin serve does
         # the probes alone switch the lamp: a reading of the simulator's own would change (or not) its
         # colour between two probes, and a probe that changes nothing would be matched to a later one
         live.simulator.devices[PROBE_DEVICE].paths = {}
@@ -144,33 +166,43 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
             pages.append(page)
         timed = pages[0]
         timed.evaluate(LISTEN_JS, timed.locator(VIEWPORT).element_handle())
+        applied = Applied(timed, probe)
         timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
         prober, broker = Prober(live.url, probe_s), BrokerDropped(live.url)
         time.sleep(11)  # the broker's first $SYS report
-        base_rss, start, drop0 = rss_mb(), time.perf_counter(), lost(live, broker)
-        print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
-              f"{base_rss:.0f} MB", flush=True)
+        settled_rss = rss_mb()
         prober.start()
-        rows, window_from = [], 0
+        print(f"soak: RSS {settled_rss:.0f} MB with the sessions settled; {warmup_min:g} min of warm-up "
+              f"(probes running) before the {minutes:g} min counted", flush=True)
+        timed.wait_for_timeout(warmup_min * 60_000)
+        base_rss, start, drop0, first = rss_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
+        print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
+              f"{base_rss:.0f} MB ({100 * (base_rss / settled_rss - 1):+.1f} % in the warm-up)", flush=True)
+        rows, window_from = [], first
         while (elapsed := time.perf_counter() - start) < minutes * 60:
             timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
-            lat = latencies(timed, probe, prober.sent)
-            rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss,
-                             lost(live, broker) - drop0, lat[window_from:]))
+            lat = applied.latencies(prober.sent)
+            rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0,
+                             lat[window_from:], server_p95(watch, prober.sent, window_from)))
             window_from = len(lat)
         prober.stop()
         timed.wait_for_timeout(DRAIN_S * 1000)
-        lat = latencies(timed, probe, prober.sent)
-        final = line("total", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0, lat)
+        lat = applied.latencies(prober.sent)
+        final = line("total", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0,
+                     lat[first:], server_p95(watch, prober.sent, first))
         broker.stop()
         browser.close()
-    result = {"minutes": minutes, "speed": speed, "pages": PAGES, "rss_start_mb": base_rss,
-              "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1), "unmatched_probes": len(prober.sent) - len(lat),
+    result = {"minutes": minutes, "warmup_min": warmup_min, "speed": speed, "pages": PAGES,
+              "rss_settled_mb": settled_rss, "rss_start_mb": base_rss,
+              "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1),
+              "rss_growth_from_settled_pct": 100 * (final["rss_mb"] / settled_rss - 1),
+              "unshown_probes": len(prober.sent) - len(lat),
               "baseline_p95_ms": rows[0]["p95_ms"] if rows else None, "windows": rows, "total": final}
     (out / "soak.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"memory growth {result['rss_growth_pct']:+.1f} % (goal ≤ 5 %), dropped {final['dropped']} (goal 0), "
+    print(f"memory growth {result['rss_growth_pct']:+.1f} % over the {minutes:g} min (goal ≤ 5 %; "
+          f"{result['rss_growth_from_settled_pct']:+.1f} % with the warm-up), dropped {final['dropped']} (goal 0), "
           f"p95 {final['p95_ms']:.0f} ms over the run vs {result['baseline_p95_ms']:.0f} ms in the first window "
-          f"(×{final['p95_ms'] / result['baseline_p95_ms']:.2f}); {result['unmatched_probes']} probes unmatched",
+          f"(×{final['p95_ms'] / result['baseline_p95_ms']:.2f}); {result['unshown_probes']} probes never shown",
           flush=True)
     return result
 
@@ -178,6 +210,8 @@ def soak(minutes: float, speed: float, every_min: float, probe_s: float, out: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--warmup-min", type=float, default=5.0,
+                        help="minutes run (probes included) before memory and windows are counted")
     parser.add_argument("--speed", type=float, default=10.0, help="the simulator's speed (×)")
     parser.add_argument("--every-min", type=float, default=10.0, help="minutes per reported window")
     parser.add_argument("--probe-s", type=float, default=2.0, help="seconds between probe switches")
@@ -185,7 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit(f"soak: {CHROMIUM} is absent (apt-get install chromium)")
-    soak(args.minutes, args.speed, args.every_min, args.probe_s, args.out)
+    soak(args.minutes, args.warmup_min, args.speed, args.every_min, args.probe_s, args.out)
 
 
 if __name__ == "__main__":

@@ -207,12 +207,21 @@ class Snapshots:
         self._label = plotter.add_text("", position="lower_left", font_size=9, color=LABEL_RGB, shadow=True)
         return plotter
 
+    def _ready(self) -> pv.Plotter:
+        if self._plotter is None:
+            self._plotter = self._build()
+        return self._plotter
+
+    def warm(self) -> None:
+        """Build the plotter now, on the render thread, rather than for the first picture asked for:
+        a served park's first alarm shows its cameras without waiting, and the server's memory has
+        its full size from the start."""
+        self.executor.submit(self._ready)
+
     def render(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> bytes:
         """PNG bytes of what camera ``camera_id`` sees now; run it on :attr:`executor`."""
         node = camera(self.park, camera_id)
-        if self._plotter is None:
-            self._plotter = self._build()
-        plotter, pose = self._plotter, CameraPose.of(node, aspect=width / height)
+        plotter, pose = self._ready(), CameraPose.of(node, aspect=width / height)
         if tuple(plotter.ren_win.GetSize()) != (width, height):
             plotter.ren_win.SetSize(width, height)  # pyvista's setter would render once more
         view = plotter.camera

@@ -549,13 +549,14 @@ export function render({ model, el: host }) {
     },
   };
   // After a message is applied (before the frame that shows it) the root fires 'twin-applied' with
-  // {op, parts, at_ms: epoch ms}: how benchmarks time a delta from publish to browser.
+  // {op, parts, rgb, at_ms: epoch ms}: how benchmarks time a delta from publish to browser.
   model.on('msg:custom', (msg) => {
     const op = ops[msg.op];
     if (!op) { console.warn('twin viewport: unknown op', msg.op); return; }
     op(msg);
     root.dispatchEvent(new CustomEvent('twin-applied', {
-      detail: {op: msg.op, parts: msg.parts || '', at_ms: performance.timeOrigin + performance.now()}}));
+      detail: {op: msg.op, parts: msg.parts || '', rgb: msg.rgb ?? null,
+              at_ms: performance.timeOrigin + performance.now()}}));
   });
   model.on('home', () => home(800));
 
