@@ -22,7 +22,7 @@ from twin.audit_log import GENESIS, AuditLog, record_hash
 from twin.cli import main
 from twin.park import Park
 from twin.web import api
-from twin.web.access import LOCAL, AccessDenied, Principal, audit_path, check, session_remote
+from twin.web.access import LOCAL, AccessDenied, Principal, audit_log, audit_path, check, session_remote
 from twin.web.admin import AdminPage
 from twin.web.server import BackgroundServer
 
@@ -266,8 +266,28 @@ def test_a_bad_parameter_is_400_and_one_line(server, query, parameter):
 
 
 # --- the admin page and the CLI ------------------------------------------------------------------------
+def test_the_verdict_never_waits_for_the_verifier(three_months):
+    assert three_months.verdict() is None, "the first ask starts the verifier and answers at once"
+    verdict = settled_verdict(three_months)
+    assert verdict.intact and verdict.records == 9
+    edit_field(three_months.folder)
+    assert three_months.verdict() is verdict, "a fresh verdict is reused"
+    assert not settled_verdict(three_months, max_age_s=0).intact, "a stale one is verified again"
+
+
+def settled_verdict(log: AuditLog, max_age_s: float = 600):
+    """The verdict once the verifier it starts has finished."""
+    first, deadline = log.verdict(max_age_s), time.monotonic() + 30
+    while (verdict := log.verdict(max_age_s=600)) is first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return verdict
+
+
 def test_the_admin_page_shows_the_latest_records_and_the_chain_status(twin_home):
     check(LOCAL, "node.read", "ifc:for-the-admin")
+    html = AdminPage(Park("审计园区 Audit park"), None, "en").audit.object
+    assert "Verifying the audit chain" in html or "chain intact" in html
+    settled_verdict(audit_log())
     html = AdminPage(Park("审计园区 Audit park"), None, "en").audit.object
     assert "Audit log" in html and "chain intact" in html and "ifc:for-the-admin" in html
     assert html.count("<tr>") <= 51

@@ -311,3 +311,52 @@ def test_a_page_reloads_by_itself_when_the_server_restarts(browser, live):
     finally:
         page.close()
         first.stop()
+
+
+class Outage:
+    """The page's websockets through Playwright (``route_web_socket``): :meth:`cut` closes the open ones,
+    and while ``down`` every new one is refused — a network outage with the server up."""
+
+    def __init__(self, page):
+        self.down, self.open = False, []
+        page.route_web_socket("**/ws*", self.route)
+
+    def route(self, ws) -> None:
+        if self.down:
+            ws.close()
+            return
+        ws.connect_to_server()
+        self.open.append(ws)
+
+    def cut(self, down: bool) -> None:
+        self.down = down
+        for ws in self.open:
+            ws.close()
+        self.open.clear()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_page_rides_out_a_short_network_outage_and_reloads_after_a_long_one(browser, live):
+    with BackgroundServer(live.park, live=live) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        try:
+            outage = Outage(page)
+            page.goto(f"{server.url}/admin")
+            page.wait_for_function("window.__twinBoot !== undefined", timeout=60_000)
+            page.evaluate("window.__before = true")
+            outage.cut(down=False)  # a blip: Bokeh reconnects at once and the server still has the session
+            page.wait_for_timeout(12_000)
+            assert len(outage.open) == 1, "Bokeh opened its websocket again"
+            assert page.evaluate("window.__before") is True, "a short outage reloads nothing"
+            assert page.evaluate("window.__twinLostAt") is None
+            assert page.locator(".twin-reconnecting").is_hidden()
+            outage.cut(down=True)  # longer than the session is kept: the page must load again
+            page.locator(".twin-reconnecting").wait_for(state="visible", timeout=10_000)
+            page.wait_for_timeout(11_000)
+            outage.down = False
+            page.wait_for_function("window.__before === undefined && window.__twinBoot !== undefined",
+                                   timeout=60_000)
+            page.locator(".twin-reconnecting").wait_for(state="hidden", timeout=10_000)
+        finally:
+            page.close()

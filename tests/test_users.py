@@ -98,7 +98,7 @@ def test_five_failures_lock_the_user_for_15_minutes_even_across_a_restart(tmp_pa
     assert restarted.verify("nobody", "anything") is None and "nobody" not in lockout.read_text()
 
 
-def test_twin_users_add_reads_the_password_from_standard_input(tmp_path):
+def test_twin_users_add_reads_the_password_from_standard_input(tmp_path, twin_home):
     path = tmp_path / "users.toml"
 
     def add(*args: str, password: str) -> subprocess.CompletedProcess:
@@ -113,6 +113,46 @@ def test_twin_users_add_reads_the_password_from_standard_input(tmp_path):
     assert weak.stderr.strip() == "twin: error: password: at least 10 characters (this one has 7)"
     role = add("mona", "--role", "boss", password=PASSWORDS["mona"])
     assert role.returncode == 2 and len(role.stderr.strip().splitlines()) == 1 and "'boss': not a role" in role.stderr
+
+
+def test_twin_users_list_and_remove_and_each_change_is_audited(tmp_path, twin_home):
+    path = tmp_path / "users.toml"
+
+    def twin(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([str(TWIN), "users", *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+    assert twin("add", str(path), "ada", "--role", "admin", stdin=PASSWORDS["ada"] + "\n").returncode == 0
+    assert twin("add", str(path), "mona", "--role", "monitor", "--full-name", "莫娜",
+                stdin=PASSWORDS["mona"] + "\n").returncode == 0
+    listed = twin("list", str(path))
+    assert listed.returncode == 0 and listed.stdout.splitlines() == ["ada\tadmin\t", "mona\tmonitor\t莫娜"]
+    assert "scrypt" not in listed.stdout, "no hash is ever shown"
+    removed = twin("remove", str(path), "mona")
+    assert removed.returncode == 0 and removed.stderr.strip() == f"{path}: removed mona"
+    assert twin("list", str(path)).stdout.splitlines() == ["ada\tadmin\t"]
+    absent = twin("remove", str(path), "mona")
+    assert absent.returncode == 2 and absent.stderr.strip() == f"twin: error: {path}: no user 'mona' (twin users list {path})"
+    missing = twin("list", str(tmp_path / "nobody.toml"))
+    assert missing.returncode == 2 and "no such users file" in missing.stderr
+    changes = {(r["action"], r["target"], r["user"].startswith("cli:")) for action in ("users.add", "users.remove")
+               for r in audit_log().query("", "", action=action, limit=10)}
+    assert {("users.add", f"{path}:mona (monitor)", True), ("users.remove", f"{path}:mona", True)} <= changes
+
+
+def test_a_sessions_role_is_the_users_file_s_and_a_removed_user_is_signed_out(tmp_path):
+    clock = ManualClock(START)
+    book = book_with(tmp_path / "users.toml", clock)
+    sessions = Sessions(timedelta(minutes=15), clock, users=book.principal)
+    token = sessions.open(book.principal("mona"))
+    assert sessions.principal(token).role == "monitor"
+    book.add("mona", "tour", PASSWORDS["mona"])  # a new role reaches the open session at its next use
+    assert sessions.principal(token).role == "tour"
+    book.remove("mona")
+    assert not sessions.alive(token)
+    with pytest.raises(Unauthenticated):
+        sessions.principal(token)
+    with pytest.raises(KeyError):
+        book.remove("mona")
 
 
 def test_serving_flags_are_checked_before_the_park_loads(tmp_path):

@@ -3,6 +3,7 @@ Chromium at 1920×1080 and 3840×2160 (screenshots kept in ``tests/artifacts/``;
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from live.workorders import Priority
 from test_live_app import DETECTOR, READY, SENSOR, needs_clients, now_iso, publish, wait_for
 from twin.cameras import cameras_seeing_node
 from twin.cache import compile_scene
+from twin.energy.today import EnergyToday
 from twin.park import Node
 from twin.scene import _Reader, read_scene
 from twin.tours import TourSpec
@@ -236,4 +238,14 @@ def test_the_idle_tour_waits_for_quiet_and_never_leaves_an_urgent_alarm(demo, tm
     assert not tick_at(55), "idle, yet an unacknowledged critical alarm holds the wall"
     live.alarms.ack(alarm.id, "local")
     assert tick_at(56), "acknowledged, the tour comes back"
+    live.history.close()
+
+
+def test_the_energy_box_says_it_waits_for_the_main_meters_second_reading(demo, tmp_path):
+    live = Live(demo, read_scene(DEMO).live, broker_url="mqtt://127.0.0.1:1", folder=tmp_path / "live")
+    wall, at = Wall(demo, live, WallSpec(), None, "en"), datetime.now(UTC)
+    waiting = wall.energy_html(EnergyToday(at, math.nan, (), math.nan, {}, 0.58))
+    assert "—" in waiting and "Waiting for the meters" in waiting
+    known = wall.energy_html(EnergyToday(at, 1234.0, (), 5678.0, {}, 0.58))
+    assert "1,234 kWh" in known and "5,678 kWh" in known and "Waiting" not in known
     live.history.close()

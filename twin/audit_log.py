@@ -118,6 +118,7 @@ class AuditLog:
         self._end: tuple[Path, int] | None = None  # the file and size right after this log's last append
         self._verified: tuple[float, Verdict] | None = None  # (time.monotonic(), verdict) of the last verify
         self._verify_lock = threading.Lock()
+        self._verifying = False  # a verify is running for verdict()
 
     def path_for(self, month: str) -> Path:
         return self.folder / f"{month}.jsonl"
@@ -221,12 +222,24 @@ class AuditLog:
             before = path.stem
         return Verdict(records, len(files))
 
-    def verdict(self, max_age_s: float = 600) -> Verdict:
-        """:meth:`verify`'s verdict, reused while younger than ``max_age_s`` (for pages, a long log costs seconds)."""
+    def verdict(self, max_age_s: float = 600) -> Verdict | None:
+        """The last :meth:`verify` verdict, at once (None before the first). When it is older than
+        ``max_age_s``, or there is none, a new one is computed on a thread of its own: a page never
+        waits for a long log (a million records take tens of seconds)."""
         with self._verify_lock:
-            if self._verified is None or time.monotonic() - self._verified[0] > max_age_s:
-                self._verified = (time.monotonic(), self.verify())
-            return self._verified[1]
+            stale = self._verified is None or time.monotonic() - self._verified[0] > max_age_s
+            if stale and not self._verifying:
+                self._verifying = True
+                threading.Thread(target=self._verify_later, name="twin-audit-verify", daemon=True).start()
+            return None if self._verified is None else self._verified[1]
+
+    def _verify_later(self) -> None:
+        try:
+            verdict = self.verify()
+            with self._verify_lock:
+                self._verified = (time.monotonic(), verdict)
+        finally:
+            self._verifying = False
 
 
 def _missing_months(before: str | None, month: str) -> list[str]:

@@ -243,6 +243,19 @@ class UserBook:
             self._read = (stamp, read_users(self.path))
         return self._read[1]
 
+    def principal(self, name: str) -> Principal | None:
+        """User ``name``'s principal as the file has it now; None when there is no such user."""
+        user = self.users().get(name)
+        return None if user is None else user.principal()
+
+    def remove(self, name: str) -> None:
+        """Take user ``name`` out of the file (their sessions end at their next use); KeyError when absent."""
+        with self._lock:
+            users = dict(self.users())
+            del users[name]
+            write_atomic(self.path, users_toml(users.values()))
+            self.lockout.clear(name)
+
     def add(self, name: str, role: str, password: str, full_name: str | None = None,
             phone: str | None = None) -> bool:
         """Create or update user ``name`` (``None``: keep that field), lifting any lock-out; whether it is new."""

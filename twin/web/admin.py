@@ -114,7 +114,9 @@ class AdminPage:
     def latest_audit(self) -> str:
         """The latest :data:`AUDIT_ROWS` audit records and the verifier's line on the whole chain."""
         log = audit_log()
-        return audit_html(log.query(limit=AUDIT_ROWS), log.verdict().line(), self.lang)
+        verdict = log.verdict()
+        return audit_html(log.query(limit=AUDIT_ROWS),
+                          verdict.line() if verdict is not None else t("admin.audit_verifying", self.lang), self.lang)
 
     @guarded("admin.read", lambda self: f"park/{self.park.name}")
     def refresh(self) -> None:

@@ -84,7 +84,7 @@ class SignIn(AuthProvider):
                  clock: Clock = SystemClock(), watch_s: float = 30):
         self.book, self.secure, self.watch_s = book, secure, watch_s
         journal = book.path.with_name(f"{book.path.stem}.sessions.json")  # a restart signs no one out
-        self.sessions = Sessions(timedelta(minutes=idle_timeout_min), clock, journal)
+        self.sessions = Sessions(timedelta(minutes=idle_timeout_min), clock, journal, book.principal)
         self.idle_timeout_min = idle_timeout_min
         super().__init__()
 

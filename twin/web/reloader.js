@@ -1,10 +1,18 @@
 // Page auto-reload (twin/web/reloader.py): poll /healthz; while it does not answer show a small
 // badge; when it answers with another boot id than the first seen, the server restarted: reload.
 // The boot first seen is kept in window.__twinBoot (one poller a page, whatever re-renders).
+// The websocket: Bokeh reconnects by itself (five tries over ~30 s), but the server forgets a
+// session left unconnected for 15 s, so once it has been lost STALE_MS the page reloads as soon as
+// the server answers (window.__twinLostAt: when it was lost, until it is back in time).
 
+const STALE_MS = 10000;
 let timer = null;
 
-export function render({ model, el }) {
+function stale() {
+  return window.__twinLostAt !== undefined && Date.now() - window.__twinLostAt >= STALE_MS;
+}
+
+export function render({ model, el, view }) {
   const badge = document.createElement('div');
   badge.className = 'twin-reconnecting';
   badge.textContent = model.text;
@@ -22,10 +30,21 @@ export function render({ model, el }) {
       badge.style.display = 'block';
       return;
     }
-    badge.style.display = 'none';
+    badge.style.display = window.__twinLostAt === undefined ? 'none' : 'block';
     if (window.__twinBoot === undefined) window.__twinBoot = boot;
-    else if (boot !== window.__twinBoot) location.reload();
+    else if (boot !== window.__twinBoot || stale()) location.reload();
   }
+
+  const doc = view.model.document;
+  doc.on_event('connection_lost', () => {
+    window.__twinLostAt ??= Date.now();
+    badge.style.display = 'block';
+  });
+  doc.on_event('client_reconnected', () => {
+    if (stale()) location.reload();
+    window.__twinLostAt = undefined;
+    badge.style.display = 'none';
+  });
 
   clearInterval(timer);
   timer = setInterval(poll, model.period_ms);

@@ -2,6 +2,9 @@
 time it was last used; a session unused for the idle timeout is gone — except a ``wall`` session
 (the monitoring centre's unattended screen, read-only), which lasts until it signs out.
 
+With ``users`` (a user name → its principal now, None once removed) each use takes the user's
+current role, and a removed user's sessions end at their next use.
+
 With a ``path`` the sessions are journalled there (only each token's SHA-256, never the token), so a
 restart signs no one out: the wall comes back by itself. A use is written at most once a minute.
 
@@ -17,6 +20,7 @@ import secrets
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Callable
 
 from live.clock import Clock
 from twin.roles import ROLES
@@ -34,8 +38,9 @@ def digest(token: str) -> str:
 class Sessions:
     """Open sessions by token digest; journalled to ``path`` when given."""
 
-    def __init__(self, idle: timedelta, clock: Clock, path: Path | None = None):
-        self.idle, self.clock, self.path = idle, clock, path
+    def __init__(self, idle: timedelta, clock: Clock, path: Path | None = None,
+                 users: Callable[[str], Principal | None] | None = None):
+        self.idle, self.clock, self.path, self.users = idle, clock, path, users
         self._lock = threading.Lock()
         self._open: dict[str, tuple[Principal, datetime]] = self._read()
         self._written = clock.now()
@@ -53,7 +58,7 @@ class Sessions:
         """Whether ``token``'s session is open (without counting this as a use)."""
         with self._lock:
             entry = self._open.get(digest(token))
-        return entry is not None and self._lasts(*entry, self.clock.now())
+        return entry is not None and self._lasts(*entry, self.clock.now()) and self._current(entry[0]) is not None
 
     def principal(self, token: str) -> Principal:
         """The principal of ``token``'s session, which this use keeps open; :class:`Unauthenticated`
@@ -61,6 +66,8 @@ class Sessions:
         now, key = self.clock.now(), digest(token)
         with self._lock:
             principal, used = self._open.pop(key, (None, now))
+            if principal is not None:
+                principal = self._current(principal)
             if principal is None or not self._lasts(principal, used, now):
                 self._write(now)
                 raise Unauthenticated("not signed in, or the session ended: sign in again")
@@ -75,6 +82,10 @@ class Sessions:
             entry = self._open.pop(digest(token), None)
             self._write(self.clock.now())
         return entry[0] if entry is not None else None
+
+    def _current(self, principal: Principal) -> Principal | None:
+        """The session's user as the users file has them now (None: removed)."""
+        return principal if self.users is None else self.users(principal.name)
 
     def _lasts(self, principal: Principal, used: datetime, now: datetime) -> bool:
         return principal.role in NEVER_IDLE or now - used < self.idle

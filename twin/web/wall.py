@@ -201,7 +201,8 @@ class Wall:
             kpi(t("wall.kwh_today", lang), figure_text(energy.kwh_today, 0, "kWh")),
             kpi(t("wall.co2_today", lang), figure_text(energy.tco2e_today, 2, "tCO2e")),
             kpi(t("wall.kwh_month", lang), figure_text(energy.kwh_month, 0, "kWh")),
-            kpi(t("wall.co2_month", lang), figure_text(energy.tco2e_month, 1, "tCO2e")))) + "</div>")
+            kpi(t("wall.co2_month", lang), figure_text(energy.tco2e_month, 1, "tCO2e")))) + "</div>"
+            + ("" if math.isfinite(energy.kwh_today) else f"<p>{escape(t('wall.meters_waiting', lang))}</p>"))
 
     def environment_html(self, figures: WallFigures) -> str:
         tiles = [kpi(metric_label(m.metric, self.lang),
