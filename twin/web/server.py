@@ -25,7 +25,7 @@ from tornado.ioloop import IOLoop
 
 from app import create_admin, create_app, create_wall
 from live.runtime import Live
-from twin.cameras import camera_nodes, snapshots
+from twin.cameras import snapshots
 from twin.errors import InputError
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
@@ -158,8 +158,8 @@ def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = F
     who = (f"users of {sign_in.book.path} sign in; sessions end after {sign_in.idle_timeout_min:g} min unused"
            if sign_in is not None else "listening on localhost only; principal 'local' holds every permission")
     print(f"twin: {park.name} at {'https' if tls else 'http'}://{address}:{server.port}/ ({who})")
-    if live is not None and camera_nodes(park):
-        snapshots(park).warm()  # alarms show camera pictures: build the renderer before the first one
+    if live is not None:
+        snapshots(park).warm()  # alarms show camera pictures: ready the renderer before the first one
     server.start()
     server.io_loop.start()
 
