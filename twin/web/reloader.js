@@ -1,9 +1,10 @@
 // Page auto-reload (twin/web/reloader.py): poll /healthz; while it does not answer show a small
 // badge; when it answers with another boot id than the first seen, the server restarted: reload.
 // The boot first seen is kept in window.__twinBoot (one poller a page, whatever re-renders).
-// The websocket: Bokeh reconnects by itself (five tries over ~30 s), but the server forgets a
-// session left unconnected for 15 s, so once it has been lost STALE_MS the page reloads as soon as
-// the server answers (window.__twinLostAt: when it was lost, until it is back in time).
+// The websocket: lost with no retry to come (Panel's default), the page reloads as soon as the
+// server answers; where Bokeh retries (five tries over ~30 s), the server still forgets a session
+// left unconnected for 15 s, so once lost STALE_MS the page reloads as soon as the server answers
+// (window.__twinLostAt: when it was lost, until it is back in time).
 
 const STALE_MS = 10000;
 let timer = null;
@@ -36,8 +37,9 @@ export function render({ model, el, view }) {
   }
 
   const doc = view.model.document;
-  doc.on_event('connection_lost', () => {
-    window.__twinLostAt ??= Date.now();
+  doc.on_event('connection_lost', (_, event) => {
+    // no retry to come (Panel's default): stale at once, reload as soon as the server answers
+    window.__twinLostAt = event.timeout == null ? 0 : (window.__twinLostAt ?? Date.now());
     badge.style.display = 'block';
   });
   doc.on_event('client_reconnected', () => {

@@ -4,8 +4,9 @@ In the browser it asks ``/healthz`` (:mod:`twin.web.health`) every few seconds a
 server's first ``boot`` id; while the server does not answer it shows a small "reconnecting" badge,
 and when the server answers with another boot id (it restarted) it reloads the page, so a wall
 left alone comes back after a crash or an upgrade. A network outage with the server up is the same:
-Bokeh reconnects the page's websocket by itself, but once the socket has been lost 10 s (the server
-forgets a session left unconnected for 15 s) the page reloads as soon as the server answers.
+once the page's websocket is lost (Panel does not reconnect it; where Bokeh is set to retry, after
+10 s, as the server forgets a session left unconnected for 15 s) the page reloads as soon as the
+server answers.
 
 >>> pn.Row(title, reloader("zh"))                 # doctest: +SKIP
 """
