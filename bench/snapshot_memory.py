@@ -7,7 +7,7 @@ without. Each way runs in a process of its own, since resident memory is the who
 
 Printed per way: the resident set (VmRSS) with the park loaded, after the renderer's warm-up (build
 and one picture) and after each round; the growth from the warm-up to the last round, and the ratio of
-the baseline's growth to the served way's.
+the served way's growth to the baseline's.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def main() -> None:
               f"{f['cameras']} pictures {rounds} MB; growth {growth[way]:+.0f} MB", flush=True)
     base, served = growth[WAYS[0]], growth[WAYS[1]]
     print(f"growth after the warm-up: {served:+.0f} MB served vs {base:+.0f} MB baseline"
-          + (f" (×{base / served:.1f} less)" if served > 0 else ""))
+          + (f" (served/baseline ×{served / base:.2f})" if base > 0 else ""))
 
 
 if __name__ == "__main__":

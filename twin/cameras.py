@@ -189,9 +189,9 @@ def _malloc_trim() -> Callable[[], None]:
     return lambda: trim(0) and None
 
 
-#: Give the heap's free pages back to the system. A software-OpenGL render frees as much as it takes,
-#: but glibc keeps the render thread's freed pages, so a served park grew ~70 MB over its first
-#: few hundred pictures; trimmed after each picture (a few ms), it holds its size.
+#: Give the heap's free pages back to the system after each picture (~0.3 ms): glibc keeps the render
+#: thread's freed pages (a first measurement: ~70 MB more over a few hundred pictures untrimmed;
+#: bench/snapshot_memory.py compares the two).
 release_free_memory = _malloc_trim()
 
 
