@@ -1,7 +1,9 @@
 """Camera pictures and the server's memory: the demo park's cameras drawn ``--rounds`` times each by
 the park's snapshot renderer (:class:`twin.cameras.Snapshots`, as ``/api/cameras/{code}/snapshot.png``
-draws them), with the heap trimmed after each picture (as served) and, the baseline in the same run,
-without. Each way runs in a process of its own, since resident memory is the whole process's.
+draws them), with the heap kept as ``twin serve`` keeps it (:mod:`twin.memory`: arenas capped, free
+pages given back after each round as the server does each minute) and, the baseline in the same run,
+with glibc's defaults. Each way runs in a process of its own, since resident memory is the whole
+process's.
 
     .venv/bin/python bench/snapshot_memory.py [--rounds 4]
 
@@ -20,46 +22,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WAYS = ("baseline: no trim", "served: trimmed after each picture")
+WAYS = ("baseline: glibc defaults", "served: arenas capped, trimmed")
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def one_way(trim: bool, rounds: int) -> dict:
+def one_way(served: bool, rounds: int) -> dict:
     """This process's memory through the warm-up and ``rounds`` of every camera's picture."""
     from twin import cameras
     from twin.cache import compile_scene
+    from twin.memory import cap_arenas, release_free_memory, resident_mb
 
+    if served:
+        cap_arenas()
     park = compile_scene(ROOT / "scenes" / "demo")
-    if not trim:
-        cameras.release_free_memory = lambda: None
-    figures = {"loaded_mb": rss_mb()}
+    figures = {"loaded_mb": resident_mb()}
     renderer, ids = cameras.snapshots(park), [node.id for node in cameras.camera_nodes(park)]
     renderer.warm()
     renderer.executor.submit(lambda: None).result()  # the warm-up, queued before it, is done
-    figures["warm_mb"], figures["cameras"], figures["rounds_mb"] = rss_mb(), len(ids), []
+    figures["warm_mb"], figures["cameras"], figures["rounds_mb"] = resident_mb(), len(ids), []
     for _ in range(rounds):
         for camera_id in ids:
             renderer.png(camera_id)
-        figures["rounds_mb"].append(rss_mb())
+        if served:
+            release_free_memory()
+        figures["rounds_mb"].append(resident_mb())
     return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=4, help="pictures of every camera, this many times")
-    parser.add_argument("--way", choices=("trim", "bare"), help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--way", choices=("served", "bare"), help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.way:
-        print(json.dumps(one_way(args.way == "trim", args.rounds)))
+        print(json.dumps(one_way(args.way == "served", args.rounds)))
         return
     growth = {}
-    for way, flag in zip(WAYS, ("bare", "trim")):
+    for way, flag in zip(WAYS, ("bare", "served")):
         done = subprocess.run([sys.executable, __file__, "--way", flag, "--rounds", str(args.rounds)],
                               capture_output=True, text=True, check=True)
         f = json.loads(done.stdout.strip().splitlines()[-1])

@@ -9,7 +9,8 @@ Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out
 - **memory**: the server process's resident set (``/proc/self/status`` VmRSS; the park, the live
   side, the app's sessions — the browsers run in their own processes) once the sessions are open and
   settled, after the warm-up (the start: caches filled, the first alarms' pictures drawn), and at
-  the end; goal: growth from the start ≤ 5 % (the growth over the warm-up is printed too);
+  the end; goal: growth from the start ≤ 5 % (the growth over the warm-up is printed too); and its
+  trend after the first window (sampled every 30 s, least squares, MB/h): what a day would add;
 - **dropped messages**: what the broker dropped (Mosquitto's ``$SYS`` count: a queue or in-flight
   limit reached) and what ingest refused; goal: none;
 - **delta latency**: a street light (the ingest bench's ``PROBE_DEVICE``) switched every
@@ -29,8 +30,11 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,14 +47,6 @@ PAGES = ("/wall", "/", "/maintenance")  #: the three sessions; the first one's d
 WINDOW = (1920, 1080)
 PAGE_READY_S = 600
 DRAIN_S = 20.0
-
-
-def rss_mb() -> float:
-    """This process's resident set, MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 class Prober(threading.Thread):
@@ -75,6 +71,29 @@ class Prober(threading.Thread):
         self.join()
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class MemorySampler(threading.Thread):
+    """The resident set every ``period_s`` from its start: ``samples`` of (minutes, MB)."""
+
+    def __init__(self, period_s: float = 30.0):
+        super().__init__(name="soak-memory", daemon=True)
+        self.period_s, self.samples, self.halt = period_s, list[tuple[float, float]](), threading.Event()
+
+    def run(self) -> None:
+        from twin.memory import resident_mb
+
+        start = time.perf_counter()
+        while not self.halt.wait(self.period_s):
+            self.samples.append(((time.perf_counter() - start) / 60, resident_mb()))
+
+    def trend_mb_h(self, after_min: float) -> float:
+        """The least-squares slope of the samples taken after ``after_min`` minutes, MB per hour."""
+        later = [(m, mb) for m, mb in self.samples if m >= after_min]
+        if len(later) < 3:
+            return float("nan")
+        minutes, mb = zip(*later)
+        return 60 * float(np.polyfit(minutes, mb, 1)[0])
 
 
 class BrokerDropped:
@@ -123,6 +142,41 @@ def server_p95(watch: SentWatch, sent: list[tuple[float, bool]], first: int) -> 
     return max((percentile(share, 0.95) for share in shares if share), default=float("nan"))
 
 
+class Tracer:
+    """What the server's memory grows with, window by window (``--trace N``): Python's own allocations
+    (tracemalloc, one frame: the N source lines grown most), the N object types grown most in number,
+    and how much of the resident set glibc gives back when asked (``malloc_trim``: freed heap it kept,
+    as opposed to live objects or native memory in use). Slows the server; a diagnosis, not a figure."""
+
+    def __init__(self, top: int):
+        import tracemalloc
+
+        self.top, self.tracemalloc = top, tracemalloc
+        tracemalloc.start(1)
+        self.snapshot, self.types = tracemalloc.take_snapshot(), self.type_counts()
+
+    @staticmethod
+    def type_counts() -> Counter:
+        import gc
+
+        return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+    def window(self) -> None:
+        from twin.memory import release_free_memory, resident_mb
+
+        snapshot, types = self.tracemalloc.take_snapshot(), self.type_counts()
+        traced_mb = self.tracemalloc.get_traced_memory()[0] / 1e6
+        for stat in snapshot.compare_to(self.snapshot, "lineno")[:self.top]:
+            print(f"    traced {stat.size_diff / 1e6:+7.2f} MB {stat.count_diff:+8d} blocks  {stat.traceback}")
+        grown = sorted(((n - self.types[name], name) for name, n in types.items()), reverse=True)
+        print("    objects " + ", ".join(f"{name} {d:+d}" for d, name in grown[:self.top]))
+        before = resident_mb()
+        release_free_memory()
+        print(f"    traced total {traced_mb:.0f} MB; RSS {before:.0f} MB, {resident_mb():.0f} MB once trimmed",
+              flush=True)
+        self.snapshot, self.types = snapshot, types
+
+
 def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float],
          server_ms: float) -> dict:
     p50 = percentile(lat, 0.5) if lat else float("nan")
@@ -135,16 +189,19 @@ def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, l
             "p50_ms": p50, "p95_ms": p95, "server_p95_ms": server_ms, "load": load}
 
 
-def soak(minutes: float, warmup_min: float, speed: float, every_min: float, probe_s: float, out: Path) -> dict:
+def soak(minutes: float, warmup_min: float, speed: float, every_min: float, probe_s: float, out: Path,
+         trace: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
     from live.runtime import Live
     from twin.cache import compile_scene
     from twin.cameras import snapshots
+    from twin.memory import cap_arenas, resident_mb
     from twin.scene import read_scene
     from twin.web.deltas import node_index
     from twin.web.server import BackgroundServer
 
+    cap_arenas()  # as twin serve does, before the threads
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TWIN_HOME", str(out / "home"))  # audit log and data: not the user's
     scene, park = read_scene(ROOT / "scenes" / "demo"), compile_scene(ROOT / "scenes" / "demo")
@@ -170,25 +227,29 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
         prober, broker = Prober(live.url, probe_s), BrokerDropped(live.url)
         time.sleep(11)  # the broker's first $SYS report
-        settled_rss = rss_mb()
+        settled_rss = resident_mb()
         prober.start()
         print(f"soak: RSS {settled_rss:.0f} MB with the sessions settled; {warmup_min:g} min of warm-up "
               f"(probes running) before the {minutes:g} min counted", flush=True)
         timed.wait_for_timeout(warmup_min * 60_000)
-        base_rss, start, drop0, first = rss_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
+        base_rss, start, drop0, first = resident_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
         print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
               f"{base_rss:.0f} MB ({100 * (base_rss / settled_rss - 1):+.1f} % in the warm-up)", flush=True)
-        rows, window_from = [], first
+        rows, window_from, tracer, sampler = [], first, Tracer(trace) if trace else None, MemorySampler()
+        sampler.start()
         while (elapsed := time.perf_counter() - start) < minutes * 60:
             timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
             lat = applied.latencies(prober.sent)
-            rows.append(line("window", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0,
+            rows.append(line("window", time.perf_counter() - start, resident_mb(), base_rss, lost(live, broker) - drop0,
                              lat[window_from:], server_p95(watch, prober.sent, window_from)))
             window_from = len(lat)
+            if tracer:
+                tracer.window()
         prober.stop()
+        sampler.halt.set()
         timed.wait_for_timeout(DRAIN_S * 1000)
         lat = applied.latencies(prober.sent)
-        final = line("total", time.perf_counter() - start, rss_mb(), base_rss, lost(live, broker) - drop0,
+        final = line("total", time.perf_counter() - start, resident_mb(), base_rss, lost(live, broker) - drop0,
                      lat[first:], server_p95(watch, prober.sent, first))
         broker.stop()
         browser.close()
@@ -196,6 +257,7 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
               "rss_settled_mb": settled_rss, "rss_start_mb": base_rss,
               "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1),
               "rss_growth_from_settled_pct": 100 * (final["rss_mb"] / settled_rss - 1),
+              "rss_trend_mb_h": sampler.trend_mb_h(every_min), "rss_samples": sampler.samples,
               "unshown_probes": len(prober.sent) - len(lat),
               "baseline_p95_ms": rows[0]["p95_ms"] if rows else None, "windows": rows, "total": final}
     (out / "soak.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -204,6 +266,9 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
           f"p95 {final['p95_ms']:.0f} ms over the run vs {result['baseline_p95_ms']:.0f} ms in the first window "
           f"(×{final['p95_ms'] / result['baseline_p95_ms']:.2f}); {result['unshown_probes']} probes never shown",
           flush=True)
+    trend = result["rss_trend_mb_h"]
+    print(f"memory trend after the first window: {trend:+.1f} MB/h (a day at that rate: "
+          f"{100 * trend * 24 / base_rss:+.1f} % of the start)", flush=True)
     return result
 
 
@@ -216,10 +281,12 @@ def main() -> None:
     parser.add_argument("--every-min", type=float, default=10.0, help="minutes per reported window")
     parser.add_argument("--probe-s", type=float, default=2.0, help="seconds between probe switches")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
+    parser.add_argument("--trace", type=int, default=0, metavar="N",
+                        help="diagnose growth: print the N source lines and object types grown most per window")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit(f"soak: {CHROMIUM} is absent (apt-get install chromium)")
-    soak(args.minutes, args.warmup_min, args.speed, args.every_min, args.probe_s, args.out)
+    soak(args.minutes, args.warmup_min, args.speed, args.every_min, args.probe_s, args.out, args.trace)
 
 
 if __name__ == "__main__":

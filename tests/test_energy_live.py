@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -19,6 +20,7 @@ from twin.cache import compile_scene
 from twin.energy import today as today_module
 from twin.energy.config import EnergySpec
 from twin.energy.meters import meter_tree
+from twin.energy.readings import REREAD, KeptReadings, read_counters
 from twin.energy.today import EnergyTodayCache, energy_today
 from twin.park import Node, Park
 from twin.scene import read_scene
@@ -146,13 +148,33 @@ def test_the_cache_recomputes_only_once_its_figures_are_max_age_old(park, histor
         EnergyTodayCache(park, SPEC, history, clock, max_age_s=-1)
 
 
+def test_kept_readings_read_only_what_is_new_late_samples_included(park, history, monkeypatch):
+    meters, start = meter_tree(park, SPEC.device_type).meters, at(11, 1, 0)
+    kept = KeptReadings(history, SPEC.metric)
+    kept.read(meters, start, NOW)
+    _record(history, {"EM-P": [(at(11, 15, 10, 25), 60.0), (at(11, 15, 10, 40), 70.0)],  # 10:25: stored late
+                      "EM-B2": [(at(11, 15, 10, 41), 510.0)]})
+    asked, series = [], history.series
+    monkeypatch.setattr(history, "series", lambda node, metric, since, *rest: asked.append(since)
+                        or series(node, metric, since, *rest))
+    later = NOW + timedelta(minutes=15)
+    found = kept.read(meters, start, later)
+    assert asked and min(asked) == NOW - REREAD, "only the last minutes are read again"
+    monkeypatch.undo()
+    full = read_counters(history, meters, SPEC.metric, start, later)
+    assert found.keys() == full.keys()
+    for meter, readings in full.items():
+        assert np.array_equal(found[meter].t_s, readings.t_s) and np.array_equal(found[meter].value, readings.value)
+    assert 60.0 in found["dev:EM-P"].value and 510.0 in found["dev:EM-B2"].value
+
+
 def test_sessions_asking_together_share_one_computation(park, history, monkeypatch):
     computed = []
 
-    def slow(*args):
+    def slow(*args, **kwargs):
         computed.append(args)
         time.sleep(0.2)
-        return energy_today(*args)
+        return energy_today(*args, **kwargs)
 
     monkeypatch.setattr(today_module, "energy_today", slow)
     cache = EnergyTodayCache(park, SPEC, history, ManualClock(NOW))

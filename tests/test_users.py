@@ -7,6 +7,8 @@ import json
 import re
 import ssl
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +22,7 @@ from live.clock import ManualClock
 from live.config import LiveSpec
 from live.runtime import Live
 from test_web import READY, box_park
+from twin import users
 from twin.errors import InputError
 from twin.roles import ROLES
 from twin.users import UserBook, WeakPassword, hash_password, password_matches
@@ -256,6 +259,29 @@ def test_the_role_decides_what_a_signed_in_user_may_read(client):
     bearer = {"Authorization": "Bearer " + client.token("mona")}
     assert client("/api/state/ifc:hall", bearer)[0] == 200 and client("/api/audit", bearer)[0] == 403
     assert ("ada", "basic", "allowed") in logins() and ("mona", "form", "allowed") in logins()
+
+
+def test_a_password_being_checked_holds_up_no_other_request(client, monkeypatch):
+    """Passwords are checked off the event loop: while a Basic sign-in's hash is computed (made slow
+    here), the server answers everything else."""
+    slow_s, checking = 3.0, threading.Event()
+
+    def slow_match(password: str, hashed: str) -> bool:
+        checking.set()
+        time.sleep(slow_s)
+        return password_matches(password, hashed)
+
+    monkeypatch.setattr(users, "password_matches", slow_match)
+    answers: list[int] = []
+    tom = basic("tom", PASSWORDS["tom"])
+    signing_in = threading.Thread(target=lambda: answers.append(client("/api/scene", tom)[0]))
+    signing_in.start()
+    assert checking.wait(10)
+    asked = time.monotonic()
+    assert client("/healthz")[0] == 200
+    waited_s = time.monotonic() - asked
+    signing_in.join()
+    assert answers == [200] and waited_s < slow_s / 2, f"/healthz waited {waited_s:.1f} s for the password check"
 
 
 def test_the_login_form_sets_a_strict_http_only_cookie_and_goes_back_where_it_was_asked(client):

@@ -233,7 +233,7 @@ def test_the_idle_tour_waits_for_quiet_and_never_leaves_an_urgent_alarm(demo, tm
     alarm = live.alarms.raise_alarm("smoke", f"dev:{DETECTOR}", "smoke", "critical", {"en": "Smoke"}, True,
                                     datetime.now(UTC))
     assert not tick_at(40)
-    assert "Smoke" in wall.ticker.objects[0].label
+    assert "Smoke" in wall.ticker_items[0].label and wall.ticker_items[0].visible and not wall.no_alarms.visible
     assert escape(wall.place(alarm.node)) in wall.panes["cameras"].object, "the new alarm took the camera"
     assert not tick_at(55), "idle, yet an unacknowledged critical alarm holds the wall"
     live.alarms.ack(alarm.id, "local")

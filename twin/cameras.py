@@ -17,11 +17,10 @@ not windows, spaces, devices or the ground) lies on the line between them, hits 
 """
 from __future__ import annotations
 
-import ctypes
 import io
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -180,21 +179,6 @@ def cameras_seeing_node(park: Park, node_id: str) -> list[CameraSight]:
     return [] if centre is None else cameras_seeing(park, centre)
 
 
-def _malloc_trim() -> Callable[[], None]:
-    """glibc's ``malloc_trim(0)``; a no-op where the C library has none."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: trim(0) and None
-
-
-#: Give the heap's free pages back to the system after each picture (~0.3 ms): glibc keeps the render
-#: thread's freed pages (a first measurement: ~70 MB more over a few hundred pictures untrimmed;
-#: bench/snapshot_memory.py compares the two).
-release_free_memory = _malloc_trim()
-
-
 class Snapshots:
     """One off-screen plotter per park, built once, on its own thread.
 
@@ -252,7 +236,6 @@ class Snapshots:
         image = plotter.screenshot(return_img=True)
         out = io.BytesIO()
         Image.fromarray(image).save(out, format="PNG")
-        release_free_memory()
         return out.getvalue()
 
     def png(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> bytes:

@@ -146,9 +146,11 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from twin.memory import cap_arenas
     from twin.web.auth import users_sign_in
     from twin.web.server import check_address, check_tls, serve
 
+    cap_arenas()  # before the threads: the server runs for days
     tls = check_tls(args.tls_cert, args.tls_key)  # refuse before the (long) park load
     sign_in = users_sign_in(args.users, args.idle_timeout_min, secure=tls is not None) if args.users else None
     check_address(args.address, users=sign_in is not None)

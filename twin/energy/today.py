@@ -5,7 +5,8 @@ for every session of a served park.
 
 The park's figure is the sum of its root meters (sub-meters are not counted again); days, hours and
 months are the scene's local ones (``[energy] timezone``). One read of the history covers the month
-and the last 24 hours: reading is nearly all the cost, the three roll-ups from it are cheap.
+and the last 24 hours: reading is nearly all the cost, the three roll-ups from it are cheap; the cache
+keeps what it read (:class:`~twin.energy.readings.KeptReadings`) and reads only what is new.
 
 >>> live.energy.get().kwh_today          # doctest: +SKIP  (a Live's shared cache)
 1834.5
@@ -26,7 +27,7 @@ from live.history import History
 from twin.energy.colours import intensities_kwh_m2
 from twin.energy.config import EnergySpec
 from twin.energy.meters import meter_tree
-from twin.energy.readings import read_counters
+from twin.energy.readings import KeptReadings
 from twin.energy.rollup import Rollup, bucket_edges, month_range, roll_up
 from twin.park import Park
 
@@ -60,8 +61,10 @@ class EnergyToday:
         return self.kwh_month * self.kg_co2e_per_kwh / 1000
 
 
-def energy_today(park: Park, spec: EnergySpec, history: History, now: datetime) -> EnergyToday:
-    """Today's, the last 24 hours' and this month's energy of ``park`` at ``now`` (timezone-aware)."""
+def energy_today(park: Park, spec: EnergySpec, history: History, now: datetime,
+                 kept: KeptReadings | None = None) -> EnergyToday:
+    """Today's, the last 24 hours' and this month's energy of ``park`` at ``now`` (timezone-aware);
+    ``kept``: the readings kept from the last call (the history is then read only for what is new)."""
     if now.tzinfo is None:
         raise ValueError(f"energy_today: now ({now.isoformat()}) must be timezone-aware")
     local = now.astimezone(spec.zone)
@@ -72,7 +75,7 @@ def energy_today(park: Park, spec: EnergySpec, history: History, now: datetime) 
     if first_hour < since:  # the trend's first hour is the first to start within the last 24 hours
         first_hour = (first_hour.astimezone(UTC) + timedelta(hours=1)).astimezone(spec.zone)
     tree = meter_tree(park, spec.device_type)
-    readings = read_counters(history, tree.meters, spec.metric, min(month_start, first_hour), local)
+    readings = (kept or KeptReadings(history, spec.metric)).read(tree.meters, min(month_start, first_hour), local)
     month = roll_up(tree, readings, [month_start, local])
     hours = roll_up(tree, readings, bucket_edges(first_hour, local, "hour"))
     return EnergyToday(
@@ -99,6 +102,7 @@ class EnergyTodayCache:
         self.park, self.spec, self.history, self.clock, self.max_age_s = park, spec, history, clock, max_age_s
         self._lock = threading.Lock()
         self._today: EnergyToday | None = None
+        self._kept = KeptReadings(history, spec.metric)
 
     @cached_property
     def metered(self) -> bool:
@@ -110,5 +114,5 @@ class EnergyTodayCache:
         with self._lock:
             now = self.clock.now()
             if self._today is None or (now - self._today.at).total_seconds() >= self.max_age_s:
-                self._today = energy_today(self.park, self.spec, self.history, now)
+                self._today = energy_today(self.park, self.spec, self.history, now, self._kept)
             return self._today

@@ -25,6 +25,7 @@ from typing import Any
 
 import panel as pn
 from bokeh.server.auth_provider import AuthProvider
+from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from live.clock import Clock, SystemClock
@@ -171,16 +172,18 @@ def users_sign_in(path: Path, idle_timeout_min: float, secure: bool) -> SignIn:
 class Gate(RequestHandler):
     """Mixed in before a REST handler: the request's sign-in before anything else, or 401."""
 
-    def prepare(self) -> Any:
-        try:
-            self.request.twin_sign_in = self.application.auth_provider.authenticate(self)
+    async def prepare(self) -> None:
+        try:  # off the event loop: a Basic password costs a scrypt hash (tens of ms) no page should wait for
+            self.request.twin_sign_in = await IOLoop.current().run_in_executor(
+                None, self.application.auth_provider.authenticate, self)
         except Unauthenticated as exc:
             self.set_status(401)
             self.set_header("WWW-Authenticate", REALM)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps({"error": str(exc)}, ensure_ascii=False))
-            return None
-        return super().prepare()
+            return
+        if (prepared := super().prepare()) is not None:
+            await prepared
 
 
 def gated(route: Route) -> Route:
@@ -195,12 +198,12 @@ class LoginHandler(RequestHandler):
     def get(self) -> None:
         self.form(self.get_query_argument("next", "/"))
 
-    def post(self) -> None:
+    async def post(self) -> None:
         sign_in: SignIn = self.application.auth_provider
         name, wants_json = self.get_body_argument("name", ""), "application/json" in self.request.headers.get(
             "Accept", "")
-        principal = sign_in.verify(name, self.get_body_argument("password", ""), self.request.remote_ip or "",
-                                   "form")
+        principal = await IOLoop.current().run_in_executor(  # scrypt: off the event loop
+            None, sign_in.verify, name, self.get_body_argument("password", ""), self.request.remote_ip or "", "form")
         if principal is None:
             self.set_status(401)
             if wants_json:

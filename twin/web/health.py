@@ -1,10 +1,11 @@
 """``GET /healthz``: is this server up, which start of it answers, and is its live side well.
 
-``{"status": "ok"|"degraded", "boot", "started_at", "uptime_s", "park", "live"}``, where ``boot`` is
-a random id drawn once per server start (:class:`Boot`; the pages' :mod:`twin.web.reloader` reloads
-when it changes) and ``live`` is ``{"broker": "connected"|"disconnected"|null, "history": "ok"|why
-not, "alarms_active": n}`` (``broker`` null before the live side started; ``live`` null for a park
-without one). 200 when ok, 503 when degraded: the broker is not connected, or the history store
+``{"status": "ok"|"degraded", "boot", "started_at", "uptime_s", "resident_mb", "park", "live"}``,
+where ``resident_mb`` is the server process's memory (null without /proc), ``boot`` a random id drawn
+once per server start (:class:`Boot`; the pages' :mod:`twin.web.reloader` reloads when it changes)
+and ``live`` is ``{"broker": "connected"|"disconnected"|null, "history": "ok"|why not,
+"alarms_active": n}`` (``broker`` null before the live side started; ``live`` null for a park without
+one). 200 when ok, 503 when degraded: the broker is not connected, or the history store
 cannot take its write lock. Nothing of the park beyond its name, and no file paths.
 
 >>> routes = health_routes(park, live)          # doctest: +SKIP  (for build_server's extra_patterns)
@@ -24,6 +25,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from live.runtime import Live
+from twin.memory import resident_mb
 from twin.park import Park
 
 HEALTH_PATH = "/healthz"
@@ -64,11 +66,12 @@ def live_health(live: Live) -> dict[str, Any]:
 
 def health(park: Park, live: Live | None, boot: Boot) -> dict[str, Any]:
     """The whole answer; ``status`` degraded when the broker is not connected or history not ok."""
-    found = live_health(live) if live is not None else None
+    found, memory_mb = live_health(live) if live is not None else None, resident_mb()
     well = found is None or (found["broker"] != "disconnected" and found["history"] == "ok")
     return {"status": "ok" if well else "degraded", "boot": boot.id,
             "started_at": boot.started_at.isoformat(timespec="seconds"),
-            "uptime_s": round(time.monotonic() - boot.monotonic, 1), "park": park.name, "live": found}
+            "uptime_s": round(time.monotonic() - boot.monotonic, 1),
+            "resident_mb": None if memory_mb is None else round(memory_mb, 1), "park": park.name, "live": found}
 
 
 class HealthHandler(RequestHandler):

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import panel as pn
 from bokeh.server.server import Server
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from app import create_admin, create_app, create_wall
 from live.runtime import Live
 from twin.cameras import snapshots
 from twin.errors import InputError
+from twin.memory import TRIM_EVERY_S, release_free_memory
 from twin.networks.scene import SceneNetworks
 from twin.park import Park
 from twin.plans import PlanSpec
@@ -144,9 +145,11 @@ def build_server(park: Park, port: int = 0, address: str = LOCALHOST, show: bool
                    "exclude_headers": ["Cookie", "Authorization"]}
     if tls is not None:
         options |= {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
-    return pn.serve(pages, port=port, address=address, show=show,
-                    start=False, loop=loop, verbose=False, title=park.name,
-                    websocket_origin=origins, compress_response=True, extra_patterns=routes, **options)
+    server = pn.serve(pages, port=port, address=address, show=show,
+                      start=False, loop=loop, verbose=False, title=park.name,
+                      websocket_origin=origins, compress_response=True, extra_patterns=routes, **options)
+    server.io_loop.add_callback(PeriodicCallback(release_free_memory, TRIM_EVERY_S * 1000).start)  # runs on it
+    return server
 
 
 def serve(park: Park, port: int = 5006, address: str = LOCALHOST, show: bool = False,

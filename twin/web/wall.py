@@ -110,8 +110,13 @@ class Wall:
         self.panes = {key: pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[WALL_CSS], name=key,
                                         css_classes=[] if key == "energy" else ["twin-wall-box"]) for key in panes}
         self.chart = pn.pane.ECharts({}, height=CHART_HEIGHT_PX, sizing_mode="stretch_width", renderer="svg")
-        self.ticker = pn.Row(sizing_mode="stretch_width", height=44, css_classes=["twin-ticker"],
-                             stylesheets=[ZOOM_CSS])
+        # the ticker's items are made once and relabelled: alarms change every few seconds, and new
+        # widgets each time would be new models for every session's document and browser to keep
+        self.ticker_alarms: list[Alarm] = []
+        self.ticker_items = [self.ticker_item(i) for i in range(TICKER_ITEMS)]
+        self.no_alarms = pn.pane.HTML(f"<span style='color:#43a047'>{escape(t('wall.no_alarms', lang))}</span>")
+        self.ticker = pn.Row(self.no_alarms, *self.ticker_items, sizing_mode="stretch_width", height=44,
+                             css_classes=["twin-ticker"], stylesheets=[ZOOM_CSS])
         self.clock_pane = pn.pane.HTML("", css_classes=["twin-clock"], stylesheets=[WALL_CSS])
         self.viewport.param.watch(lambda _e: self.touch(), "touched")
         self.panes["cameras"].object = box(t("camera.title", lang), f"<p>{escape(t('wall.no_alarm_shown', lang))}</p>")
@@ -253,23 +258,40 @@ class Wall:
         self.alarm_version = version
         active = sorted(self.live.alarms.list(active=True), key=lambda a: (-a.severity.rank, -a.raised_at.timestamp()))
         self.urgent = any(a.severity in FLY_TO and not a.acked_by for a in active)
-        self.ticker.objects = [self.ticker_item(alarm) for alarm in active[:TICKER_ITEMS]] or [
-            pn.pane.HTML(f"<span style='color:#43a047'>{escape(t('wall.no_alarms', self.lang))}</span>")]
+        self.show_ticker(active[:TICKER_ITEMS])
         follow = None if first else to_follow(changed)
         now = self.clock()
         if follow is not None and now - self.followed_at >= FOLLOW_EVERY_S:
             self.followed_at = now
             self.show_alarm(follow)
 
-    def ticker_item(self, alarm: Alarm) -> pn.widgets.Button:
-        where = self.place(alarm.node)
-        text = f"{t(f'alarm.{alarm.severity.value}', self.lang)} · {alarm.message.get(self.lang) or alarm.rule}" \
-               f" · {where} · {local_naive(alarm.raised_at):%H:%M}"
-        kind = {Severity.CRITICAL: "danger", Severity.MAJOR: "warning"}.get(alarm.severity, "light")
-        button = pn.widgets.Button(label=text, color=kind, css_classes=["twin-ticker-item"],
-                                   stylesheets=[WALL_CSS], max_width=420)
-        button.on_click(lambda _e, alarm=alarm: self.show_alarm(alarm))
+    def ticker_item(self, index: int) -> pn.widgets.Button:
+        """The ticker's ``index``-th item: it shows :attr:`ticker_alarms` [index] when there is one."""
+        button = pn.widgets.Button(css_classes=["twin-ticker-item"], stylesheets=[WALL_CSS], max_width=420,
+                                   visible=False)
+        button.on_click(lambda _e: self.show_ticker_alarm(index))
         return button
+
+    def show_ticker_alarm(self, index: int) -> None:
+        if index < len(self.ticker_alarms):  # else the click crossed a shorter list
+            self.show_alarm(self.ticker_alarms[index])
+
+    def show_ticker(self, alarms: list[Alarm]) -> None:
+        """The ticker shows ``alarms`` (at most :data:`TICKER_ITEMS`), or that there are none."""
+        self.ticker_alarms = alarms
+        with pn.io.hold():
+            self.no_alarms.visible = not alarms
+            for index, button in enumerate(self.ticker_items):
+                alarm = alarms[index] if index < len(alarms) else None
+                button.visible = alarm is not None
+                button.label = "" if alarm is None else self.ticker_text(alarm)
+                button.color = {Severity.CRITICAL: "danger", Severity.MAJOR: "warning"}.get(
+                    alarm.severity if alarm else None, "light")
+
+    def ticker_text(self, alarm: Alarm) -> str:
+        what = alarm.message.get(self.lang) or alarm.rule
+        return (f"{t(f'alarm.{alarm.severity.value}', self.lang)} · {what} · {self.place(alarm.node)}"
+                f" · {local_naive(alarm.raised_at):%H:%M}")
 
     def place(self, node_id: str) -> str:
         """A short name for where a node is: its building and its own name."""
