@@ -1,8 +1,8 @@
 """Camera pictures and the server's memory: the demo park's cameras drawn ``--rounds`` times each by
 the park's snapshot renderer (:class:`twin.cameras.Snapshots`, as ``/api/cameras/{code}/snapshot.png``
 draws them), with the heap kept as ``twin serve`` keeps it (:mod:`twin.memory`: arenas capped, free
-pages given back after each round as the server does each minute) and, the baseline in the same run,
-with glibc's defaults. Each way runs in a process of its own, since resident memory is the whole
+pages given back after each picture) and, the baseline in the same run, with glibc's defaults and no
+trim. Each way runs in a process of its own, since resident memory is the whole
 process's.
 
     .venv/bin/python bench/snapshot_memory.py [--rounds 4]
@@ -22,17 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WAYS = ("baseline: glibc defaults", "served: arenas capped, trimmed")
+WAYS = ("baseline: glibc defaults, no trim", "served: arenas capped, trimmed after each picture")
 
 
 def one_way(served: bool, rounds: int) -> dict:
     """This process's memory through the warm-up and ``rounds`` of every camera's picture."""
     from twin import cameras
     from twin.cache import compile_scene
-    from twin.memory import cap_arenas, release_free_memory, resident_mb
+    from twin.memory import cap_arenas, resident_mb
 
     if served:
         cap_arenas()
+    else:
+        cameras.release_free_memory = lambda: None
     park = compile_scene(ROOT / "scenes" / "demo")
     figures = {"loaded_mb": resident_mb()}
     renderer, ids = cameras.snapshots(park), [node.id for node in cameras.camera_nodes(park)]
@@ -42,8 +44,6 @@ def one_way(served: bool, rounds: int) -> dict:
     for _ in range(rounds):
         for camera_id in ids:
             renderer.png(camera_id)
-        if served:
-            release_free_memory()
         figures["rounds_mb"].append(resident_mb())
     return figures
 

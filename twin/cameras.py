@@ -32,6 +32,7 @@ from PIL import Image
 
 from live.clock import Clock, SystemClock
 from twin.batches import RenderBatch
+from twin.memory import release_free_memory
 from twin.park import Node, Park
 from twin.web.view_state import drawn_at_size
 from twin.web.viewport import category_style
@@ -236,6 +237,7 @@ class Snapshots:
         image = plotter.screenshot(return_img=True)
         out = io.BytesIO()
         Image.fromarray(image).save(out, format="PNG")
+        release_free_memory()  # the draw's scratch (software OpenGL: tens of MB) goes back now, not in a minute
         return out.getvalue()
 
     def png(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> bytes:
