@@ -1,11 +1,10 @@
 """The server's heap: freed pages go back to the system when asked (twin.memory)."""
-from twin.memory import cap_arenas, release_free_memory, resident_mb
+from twin.memory import release_free_memory, resident_mb
 
 BLOCKS, BLOCK_B = 20_000, 8192  # 160 MB in blocks below glibc's mmap threshold: they come from the heap
 
 
 def test_freed_heap_pages_go_back_to_the_system_when_asked():
-    cap_arenas()
     # every big block is followed by a small one that stays, so the freed space is in the middle of the
     # heap, where glibc keeps it unless asked
     big, kept = [], []
