@@ -6,8 +6,9 @@ times as fast), three browser sessions open (the wall, the workstation, the main
 
 Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out``):
 
-- **memory**: the server process's resident set (``/proc/self/status`` VmRSS; the park, the live
-  side, the app's sessions — the browsers run in their own processes) once the sessions are open and
+- **memory**: the twin's resident set (VmRSS): the server process (this one: the park, the live
+  side, the app's sessions — the browsers run in their own processes) and its worker processes
+  (the camera pictures', :func:`twin.memory.workers_mb`) together, once the sessions are open and
   settled, after the warm-up (the start: caches filled, the first alarms' pictures drawn), and at
   the end; goal: growth from the start ≤ 5 % (the growth over the warm-up is printed too); and its
   trend after the first window (sampled every 30 s, least squares, MB/h): what a day would add;
@@ -73,19 +74,24 @@ class Prober(threading.Thread):
         self.client.loop_stop()
 
 
+def twin_mb() -> float:
+    """The twin's resident set: the server process (this one) and its worker processes, MB."""
+    from twin.memory import resident_mb, workers_mb
+
+    return resident_mb() + (workers_mb() or 0.0)
+
+
 class MemorySampler(threading.Thread):
-    """The resident set every ``period_s`` from its start: ``samples`` of (minutes, MB)."""
+    """The twin's resident set every ``period_s`` from its start: ``samples`` of (minutes, MB)."""
 
     def __init__(self, period_s: float = 30.0):
         super().__init__(name="soak-memory", daemon=True)
         self.period_s, self.samples, self.halt = period_s, list[tuple[float, float]](), threading.Event()
 
     def run(self) -> None:
-        from twin.memory import resident_mb
-
         start = time.perf_counter()
         while not self.halt.wait(self.period_s):
-            self.samples.append(((time.perf_counter() - start) / 60, resident_mb()))
+            self.samples.append(((time.perf_counter() - start) / 60, twin_mb()))
 
     def trend_mb_h(self, after_min: float) -> float:
         """The least-squares slope of the samples taken after ``after_min`` minutes, MB per hour."""
@@ -179,14 +185,17 @@ class Tracer:
 
 def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float],
          server_ms: float) -> dict:
+    from twin.memory import workers_mb
+
+    workers = workers_mb() or 0.0
     p50 = percentile(lat, 0.5) if lat else float("nan")
     p95 = percentile(lat, 0.95) if lat else float("nan")
     load = os.getloadavg()[0]
-    print(f"{label:>8} {elapsed_s / 60:6.1f} min  RSS {rss:7.0f} MB ({100 * (rss / base_rss - 1):+5.1f} %)  "
-          f"dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
+    print(f"{label:>8} {elapsed_s / 60:6.1f} min  RSS {rss:7.0f} MB ({100 * (rss / base_rss - 1):+5.1f} %; "
+          f"workers {workers:4.0f})  dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
           f"(server p95 {server_ms:5.0f} ms)  load {load:4.1f}", flush=True)
-    return {"label": label, "minutes": elapsed_s / 60, "rss_mb": rss, "dropped": drop, "probes": len(lat),
-            "p50_ms": p50, "p95_ms": p95, "server_p95_ms": server_ms, "load": load}
+    return {"label": label, "minutes": elapsed_s / 60, "rss_mb": rss, "workers_mb": workers, "dropped": drop,
+            "probes": len(lat), "p50_ms": p50, "p95_ms": p95, "server_p95_ms": server_ms, "load": load}
 
 
 def soak(minutes: float, warmup_min: float, speed: float, every_min: float, probe_s: float, out: Path,
@@ -196,7 +205,7 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
     from live.runtime import Live
     from twin.cache import compile_scene
     from twin.cameras import snapshots
-    from twin.memory import cap_arenas, resident_mb
+    from twin.memory import cap_arenas
     from twin.scene import read_scene
     from twin.web.deltas import node_index
     from twin.web.server import BackgroundServer
@@ -227,12 +236,12 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         timed.wait_for_timeout(30_000)  # sessions settle: first pulls, figures, energy cache
         prober, broker = Prober(live.url, probe_s), BrokerDropped(live.url)
         time.sleep(11)  # the broker's first $SYS report
-        settled_rss = resident_mb()
+        settled_rss = twin_mb()
         prober.start()
         print(f"soak: RSS {settled_rss:.0f} MB with the sessions settled; {warmup_min:g} min of warm-up "
               f"(probes running) before the {minutes:g} min counted", flush=True)
         timed.wait_for_timeout(warmup_min * 60_000)
-        base_rss, start, drop0, first = resident_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
+        base_rss, start, drop0, first = twin_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
         print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
               f"{base_rss:.0f} MB ({100 * (base_rss / settled_rss - 1):+.1f} % in the warm-up)", flush=True)
         rows, window_from, tracer, sampler = [], first, Tracer(trace) if trace else None, MemorySampler()
@@ -240,7 +249,7 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         while (elapsed := time.perf_counter() - start) < minutes * 60:
             timed.wait_for_timeout(min(every_min * 60, minutes * 60 - elapsed) * 1000)
             lat = applied.latencies(prober.sent)
-            rows.append(line("window", time.perf_counter() - start, resident_mb(), base_rss, lost(live, broker) - drop0,
+            rows.append(line("window", time.perf_counter() - start, twin_mb(), base_rss, lost(live, broker) - drop0,
                              lat[window_from:], server_p95(watch, prober.sent, window_from)))
             window_from = len(lat)
             if tracer:
@@ -249,7 +258,7 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         sampler.halt.set()
         timed.wait_for_timeout(DRAIN_S * 1000)
         lat = applied.latencies(prober.sent)
-        final = line("total", time.perf_counter() - start, resident_mb(), base_rss, lost(live, broker) - drop0,
+        final = line("total", time.perf_counter() - start, twin_mb(), base_rss, lost(live, broker) - drop0,
                      lat[first:], server_p95(watch, prober.sent, first))
         broker.stop()
         browser.close()

@@ -108,8 +108,9 @@ def test_healthz_answers_ok_with_the_boot_and_writes_no_audit_record(server, liv
     audit_before = files_under(twin_home)
     status, found = healthz(server.url)
     assert status == 200
-    assert set(found) == {"status", "boot", "started_at", "uptime_s", "resident_mb", "park", "live"}
+    assert set(found) == {"status", "boot", "started_at", "uptime_s", "resident_mb", "workers_mb", "park", "live"}
     assert 50 < found["resident_mb"] < 100_000, "the server's own resident memory, MB"
+    assert found["workers_mb"] >= 0, "its worker processes' (none, or the camera pictures' and drills')"
     assert found["status"] == "ok" and found["park"] == "运维园区 Ops" and len(found["boot"]) == 16
     assert datetime.fromisoformat(found["started_at"]) <= datetime.now(UTC) and found["uptime_s"] >= 0
     assert found["live"] == {"broker": "connected", "history": "ok",

@@ -14,26 +14,26 @@ not windows, spaces, devices or the ground) lies on the line between them, hits 
 >>> [(s.camera_id, round(s.distance_m)) for s in cameras_seeing(park, (10.0, 4.0, 1.5))]  # doctest: +SKIP
 [('dev:CAM-003', 18), ('dev:CAM-007', 41)]
 >>> png = snapshot_png(park, "dev:CAM-003")                                            # doctest: +SKIP
+
+Pictures are drawn in a worker process (:mod:`twin.picture_renderer`), never in the server's.
 """
 from __future__ import annotations
 
-import io
 import threading
 import weakref
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyvista as pv
 import vtk
-from PIL import Image
 
 from live.clock import Clock, SystemClock
 from twin.batches import RenderBatch
-from twin.memory import release_free_memory
 from twin.park import Node, Park
+from twin.picture_renderer import Picture, PictureRenderer, SceneMesh, Shot
 from twin.web.view_state import drawn_at_size
 from twin.web.viewport import category_style
 
@@ -45,8 +45,6 @@ ASPECT = 16 / 9  # width / height of a camera's picture
 DEFAULTS = {"heading_deg": 0.0, "tilt_deg": 0.0, "hfov_deg": 60.0, "range_m": 30.0}
 NEAR_M = 0.6  # the near clipping plane: in front of the camera's own housing (0.47 m long)
 FAR_M = 2000.0
-SKY_RGB = ((0.80, 0.86, 0.92), (0.47, 0.62, 0.82))  # bottom, top of the snapshot's background
-LABEL_RGB = (1.0, 1.0, 1.0)
 
 
 def is_camera(node: Node) -> bool:
@@ -180,69 +178,55 @@ def cameras_seeing_node(park: Park, node_id: str) -> list[CameraSight]:
     return [] if centre is None else cameras_seeing(park, centre)
 
 
-class Snapshots:
-    """One off-screen plotter per park, built once, on its own thread.
+def seen_meshes(batches: Iterable[RenderBatch]) -> list[SceneMesh]:
+    """The batches a camera sees, coloured as the viewer colours them: true-size pipes, never the
+    exaggerated ones."""
+    meshes = []
+    for batch in batches:
+        if batch.n_triangles and drawn_at_size(batch.category, exaggerated=False):
+            rgb, opacity = category_style(batch.category)
+            meshes.append(SceneMesh(batch.points_m, batch.triangles, tuple(v / 255 for v in rgb), opacity))
+    return meshes
 
-    An OpenGL context belongs to the thread that made it, so every render runs on
-    :attr:`executor` (one worker: renders queue there one at a time). Call :meth:`png` from any
-    thread, or submit :meth:`render` to :attr:`executor` (what the web handler does).
+
+class Snapshots:
+    """A park's camera pictures, drawn by a :class:`PictureRenderer` (a worker process of its own).
+
+    Holds the park's drawn meshes and its cameras, not the park, so the park can go when nothing else
+    keeps it. :meth:`submit` from any thread (the web handler awaits its future), :meth:`png` to wait.
     """
 
     def __init__(self, park: Park):
-        self.park = park
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"twin-snapshot-{park.name}")
-        self._plotter: pv.Plotter | None = None
-        self._label: Any = None
-        weakref.finalize(self, self.executor.shutdown, wait=False)
+        self.park_name = park.name
+        self.cameras = {node.id: node for node in camera_nodes(park)}
+        warm = self.shot(next(iter(self.cameras))) if self.cameras else None
+        self.renderer = PictureRenderer(seen_meshes(park.batches), warm_shot=warm)
+        weakref.finalize(self, self.renderer.close)
 
-    def _build(self) -> pv.Plotter:
-        plotter = pv.Plotter(off_screen=True, window_size=(640, 360), lighting="light_kit")
-        plotter.set_background(SKY_RGB[0], top=SKY_RGB[1])
-        for batch in self.park.batches:
-            if not batch.n_triangles or not drawn_at_size(batch.category, exaggerated=False):
-                continue  # a camera sees true-size pipes, never the exaggerated ones
-            rgb, opacity = category_style(batch.category)
-            mesh = pv.PolyData.from_regular_faces(batch.points_m.astype(float), batch.triangles.astype(np.int64))
-            plotter.add_mesh(mesh, color=[v / 255 for v in rgb], opacity=opacity, smooth_shading=False,
-                             reset_camera=False)
-        self._label = plotter.add_text("", position="lower_left", font_size=9, color=LABEL_RGB, shadow=True)
-        return plotter
+    def shot(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> Shot:
+        """What camera ``camera_id`` sees, as a :class:`Shot` captioned with its code and the time now;
+        KeyError naming it when the park has no such camera."""
+        node = self.cameras.get(camera_id)
+        if node is None:
+            raise KeyError(f"no camera {camera_id!r} in park {self.park_name!r}")
+        pose = CameraPose.of(node, aspect=width / height)
+        now = (clock or SystemClock()).now()
+        return Shot(tuple(pose.eye_m), tuple(pose.eye_m + pose.direction * 10.0), tuple(pose.up), pose.vfov_deg,
+                    (NEAR_M, FAR_M), width, height, f"{node.code or node.id}  {now:%Y-%m-%d %H:%M:%S} UTC")
 
     def warm(self) -> None:
-        """Build the plotter and draw one picture now, on the render thread, rather than for the first
-        picture asked for: the first draw compiles the renderer's shaders and sizes its buffers (on
-        software OpenGL a hundred MB or more), so a served park's first alarm shows its cameras without
-        that wait and the server's memory has its full size from the start."""
-        cameras = camera_nodes(self.park)
-        if cameras:
-            self.executor.submit(self.render, cameras[0].id)
+        """Start the worker now: it builds its plotter and draws one picture (compiling the renderer's
+        shaders) before the first alarm asks for one."""
+        self.renderer.start()
 
-    def render(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> bytes:
-        """PNG bytes of what camera ``camera_id`` sees now; run it on :attr:`executor`."""
-        node = camera(self.park, camera_id)
-        if self._plotter is None:
-            self._plotter = self._build()
-        plotter, pose = self._plotter, CameraPose.of(node, aspect=width / height)
-        if tuple(plotter.ren_win.GetSize()) != (width, height):
-            plotter.ren_win.SetSize(width, height)  # pyvista's setter would render once more
-        view = plotter.camera
-        view.position = tuple(pose.eye_m)
-        view.focal_point = tuple(pose.eye_m + pose.direction * 10.0)
-        view.up = tuple(pose.up)
-        view.view_angle = pose.vfov_deg
-        view.clipping_range = (NEAR_M, FAR_M)
-        now = (clock or SystemClock()).now()
-        self._label.SetText(0, f"{node.code or node.id}  {now:%Y-%m-%d %H:%M:%S} UTC")
-        plotter.render()
-        image = plotter.screenshot(return_img=True)
-        out = io.BytesIO()
-        Image.fromarray(image).save(out, format="PNG")
-        release_free_memory()  # the draw's scratch (software OpenGL: tens of MB) goes back now, not in a minute
-        return out.getvalue()
+    def submit(self, camera_id: str, width: int = 640, height: int = 360,
+               clock: Clock | None = None) -> Future[Picture]:
+        """Draw what camera ``camera_id`` sees now (KeyError at once for no such camera)."""
+        return self.renderer.submit(self.shot(camera_id, width, height, clock))
 
     def png(self, camera_id: str, width: int = 640, height: int = 360, clock: Clock | None = None) -> bytes:
-        """:meth:`render` on the render thread, waiting for it."""
-        return self.executor.submit(self.render, camera_id, width, height, clock).result()
+        """:meth:`submit`, waiting for the PNG bytes."""
+        return self.submit(camera_id, width, height, clock).result().png
 
 
 _snapshots: weakref.WeakKeyDictionary[Park, Snapshots] = weakref.WeakKeyDictionary()

@@ -9,6 +9,7 @@ caps the arenas before its threads start (:func:`cap_arenas`) and gives the free
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,10 +40,18 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-def resident_mb() -> float | None:
-    """This process's resident set (``/proc/self/status`` VmRSS), MB; None where there is no /proc."""
+def resident_mb(pid: int | None = None) -> float | None:
+    """The resident set (``/proc/<pid>/status`` VmRSS) of process ``pid`` (default: this one), MB; None
+    where there is no /proc or no such process."""
     try:
-        status = Path("/proc/self/status").read_text()
+        status = Path(f"/proc/{pid or 'self'}/status").read_text()
     except OSError:
         return None
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
+
+def workers_mb() -> float | None:
+    """The resident sets of this process's worker processes (its ``multiprocessing`` children: the camera
+    pictures', the drills'), MB together; None where there is no /proc."""
+    sizes = [resident_mb(child.pid) for child in multiprocessing.active_children()]
+    return None if resident_mb() is None else sum(mb for mb in sizes if mb is not None)

@@ -1,7 +1,8 @@
 """``GET /healthz``: is this server up, which start of it answers, and is its live side well.
 
-``{"status": "ok"|"degraded", "boot", "started_at", "uptime_s", "resident_mb", "park", "live"}``,
-where ``resident_mb`` is the server process's memory (null without /proc), ``boot`` a random id drawn
+``{"status": "ok"|"degraded", "boot", "started_at", "uptime_s", "resident_mb", "workers_mb", "park", "live"}``,
+where ``resident_mb`` is the server process's memory and ``workers_mb`` its worker processes' (camera
+pictures, drills; both null without /proc), ``boot`` a random id drawn
 once per server start (:class:`Boot`; the pages' :mod:`twin.web.reloader` reloads when it changes)
 and ``live`` is ``{"broker": "connected"|"disconnected"|null, "history": "ok"|why not,
 "alarms_active": n}`` (``broker`` null before the live side started; ``live`` null for a park without
@@ -25,7 +26,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from live.runtime import Live
-from twin.memory import resident_mb
+from twin.memory import resident_mb, workers_mb
 from twin.park import Park
 
 HEALTH_PATH = "/healthz"
@@ -66,12 +67,17 @@ def live_health(live: Live) -> dict[str, Any]:
 
 def health(park: Park, live: Live | None, boot: Boot) -> dict[str, Any]:
     """The whole answer; ``status`` degraded when the broker is not connected or history not ok."""
-    found, memory_mb = live_health(live) if live is not None else None, resident_mb()
+    found = live_health(live) if live is not None else None
     well = found is None or (found["broker"] != "disconnected" and found["history"] == "ok")
     return {"status": "ok" if well else "degraded", "boot": boot.id,
             "started_at": boot.started_at.isoformat(timespec="seconds"),
             "uptime_s": round(time.monotonic() - boot.monotonic, 1),
-            "resident_mb": None if memory_mb is None else round(memory_mb, 1), "park": park.name, "live": found}
+            "resident_mb": _rounded(resident_mb()), "workers_mb": _rounded(workers_mb()), "park": park.name,
+            "live": found}
+
+
+def _rounded(mb: float | None) -> float | None:
+    return None if mb is None else round(mb, 1)
 
 
 class HealthHandler(RequestHandler):

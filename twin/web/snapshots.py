@@ -3,13 +3,14 @@
 What camera ``dev:<code>`` would see of the twin, rendered off-screen from its own pose
 (:func:`twin.cameras.snapshot_png`), its code and the time burned in. The request passes
 :func:`twin.web.access.check` (``camera.read`` on ``dev:<code>``); an unknown camera is a JSON
-404. The render runs on the park's render thread, never on the event loop.
+404. The picture is drawn in the park's picture worker process, never on the event loop.
 """
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from live.clock import Clock, SystemClock
@@ -36,12 +37,14 @@ class SnapshotHandler(ApiHandler):
             camera(self.park, self.target(code))
         except KeyError as exc:
             raise ApiError(404, exc.args[0]) from exc
-        renderer = snapshots(self.park)
-        png = await IOLoop.current().run_in_executor(renderer.executor, renderer.render, self.target(code),
-                                                     WIDTH, HEIGHT, self.clock)
+        try:
+            drawn = snapshots(self.park).submit(self.target(code), WIDTH, HEIGHT, self.clock)
+            picture = await asyncio.wrap_future(drawn)
+        except BrokenProcessPool as exc:
+            raise ApiError(503, f"the camera picture renderer stopped drawing {code}; ask again") from exc
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "no-store")
-        self.finish(png)
+        self.finish(picture.png)
 
 
 def snapshot_routes(park: Park, clock: Clock | None = None) -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
