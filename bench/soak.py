@@ -6,9 +6,9 @@ times as fast), three browser sessions open (the wall, the workstation, the main
 
 Reported, every ``--every-min`` and at the end (also as ``soak.json`` in ``--out``):
 
-- **memory**: the twin's resident set (VmRSS): the server process (this one: the park, the live
-  side, the app's sessions — the browsers run in their own processes) and its worker processes
-  (the camera pictures', :func:`twin.memory.workers_mb`) together, once the sessions are open and
+- **memory**: the twin's memory: the proportional sets (Pss) of the server process (this one: the
+  park, the live side, the app's sessions — the browsers run in their own processes) and its worker
+  processes (the camera pictures') together, once the sessions are open and
   settled, after the warm-up (the start: caches filled, the first alarms' pictures drawn), and at
   the end; goal: growth from the start ≤ 5 % (the growth over the warm-up is printed too); and its
   trend after the first window (sampled every 30 s, least squares, MB/h): what a day would add;
@@ -75,10 +75,11 @@ class Prober(threading.Thread):
 
 
 def twin_mb() -> float:
-    """The twin's resident set: the server process (this one) and its worker processes, MB."""
-    from twin.memory import resident_mb, workers_mb
+    """The twin's memory: the proportional sets (Pss) of the server process (this one) and its worker
+    processes, MB (Pss, not RSS: the libraries both map would be counted twice)."""
+    from twin.memory import proportional_mb, worker_pids
 
-    return resident_mb() + (workers_mb() or 0.0)
+    return proportional_mb() + sum(mb or 0.0 for mb in map(proportional_mb, worker_pids()))
 
 
 class MemorySampler(threading.Thread):
@@ -185,16 +186,18 @@ class Tracer:
 
 def line(label: str, elapsed_s: float, rss: float, base_rss: float, drop: int, lat: list[float],
          server_ms: float) -> dict:
-    from twin.memory import workers_mb
+    from twin.memory import resident_mb, workers_mb
 
-    workers = workers_mb() or 0.0
+    server, workers = resident_mb(), workers_mb() or 0.0
     p50 = percentile(lat, 0.5) if lat else float("nan")
     p95 = percentile(lat, 0.95) if lat else float("nan")
     load = os.getloadavg()[0]
-    print(f"{label:>8} {elapsed_s / 60:6.1f} min  RSS {rss:7.0f} MB ({100 * (rss / base_rss - 1):+5.1f} %; "
-          f"workers {workers:4.0f})  dropped {drop:6d}  probes {len(lat):5d}  p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
+    print(f"{label:>8} {elapsed_s / 60:6.1f} min  twin {rss:5.0f} MB Pss ({100 * (rss / base_rss - 1):+5.1f} %; "
+          f"RSS server {server:4.0f}, workers {workers:4.0f})  dropped {drop:6d}  probes {len(lat):5d}  "
+          f"p50 {p50:6.0f} ms  p95 {p95:6.0f} ms  "
           f"(server p95 {server_ms:5.0f} ms)  load {load:4.1f}", flush=True)
-    return {"label": label, "minutes": elapsed_s / 60, "rss_mb": rss, "workers_mb": workers, "dropped": drop,
+    return {"label": label, "minutes": elapsed_s / 60, "memory_mb": rss, "server_rss_mb": server,
+            "workers_rss_mb": workers, "dropped": drop,
             "probes": len(lat), "p50_ms": p50, "p95_ms": p95, "server_p95_ms": server_ms, "load": load}
 
 
@@ -238,11 +241,11 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         time.sleep(11)  # the broker's first $SYS report
         settled_rss = twin_mb()
         prober.start()
-        print(f"soak: RSS {settled_rss:.0f} MB with the sessions settled; {warmup_min:g} min of warm-up "
+        print(f"soak: twin {settled_rss:.0f} MB Pss with the sessions settled; {warmup_min:g} min of warm-up "
               f"(probes running) before the {minutes:g} min counted", flush=True)
         timed.wait_for_timeout(warmup_min * 60_000)
         base_rss, start, drop0, first = twin_mb(), time.perf_counter(), lost(live, broker), len(prober.sent)
-        print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; RSS at start "
+        print(f"soak: {minutes:g} min, simulator ×{speed:g}, sessions {', '.join(PAGES)}; twin at start "
               f"{base_rss:.0f} MB ({100 * (base_rss / settled_rss - 1):+.1f} % in the warm-up)", flush=True)
         rows, window_from, tracer, sampler = [], first, Tracer(trace) if trace else None, MemorySampler()
         sampler.start()
@@ -263,21 +266,23 @@ def soak(minutes: float, warmup_min: float, speed: float, every_min: float, prob
         broker.stop()
         browser.close()
     result = {"minutes": minutes, "warmup_min": warmup_min, "speed": speed, "pages": PAGES,
-              "rss_settled_mb": settled_rss, "rss_start_mb": base_rss,
-              "rss_growth_pct": 100 * (final["rss_mb"] / base_rss - 1),
-              "rss_growth_from_settled_pct": 100 * (final["rss_mb"] / settled_rss - 1),
-              "rss_trend_mb_h": sampler.trend_mb_h(every_min), "rss_samples": sampler.samples,
+              "memory_settled_mb": settled_rss, "memory_start_mb": base_rss,
+              "memory_growth_pct": 100 * (final["memory_mb"] / base_rss - 1),
+              "memory_growth_from_settled_pct": 100 * (final["memory_mb"] / settled_rss - 1),
+              "memory_trend_mb_h": sampler.trend_mb_h(every_min), "memory_samples": sampler.samples,
               "unshown_probes": len(prober.sent) - len(lat),
               "baseline_p95_ms": rows[0]["p95_ms"] if rows else None, "windows": rows, "total": final}
     (out / "soak.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"memory growth {result['rss_growth_pct']:+.1f} % over the {minutes:g} min (goal ≤ 5 %; "
-          f"{result['rss_growth_from_settled_pct']:+.1f} % with the warm-up), dropped {final['dropped']} (goal 0), "
+    print(f"memory growth {result['memory_growth_pct']:+.1f} % over the {minutes:g} min (goal ≤ 5 %; "
+          f"{result['memory_growth_from_settled_pct']:+.1f} % with the warm-up), dropped {final['dropped']} (goal 0), "
           f"p95 {final['p95_ms']:.0f} ms over the run vs {result['baseline_p95_ms']:.0f} ms in the first window "
           f"(×{final['p95_ms'] / result['baseline_p95_ms']:.2f}); {result['unshown_probes']} probes never shown",
           flush=True)
-    trend = result["rss_trend_mb_h"]
+    trend, later = result["memory_trend_mb_h"], [mb for m, mb in sampler.samples if m >= every_min]
     print(f"memory trend after the first window: {trend:+.1f} MB/h (a day at that rate: "
-          f"{100 * trend * 24 / base_rss:+.1f} % of the start)", flush=True)
+          f"{100 * trend * 24 / base_rss:+.1f} % of the start; a step, such as the picture worker's takeover, "
+          f"tilts it), samples {min(later, default=float('nan')):.0f}–{max(later, default=float('nan')):.0f} MB",
+          flush=True)
     return result
 
 

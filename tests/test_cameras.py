@@ -6,11 +6,15 @@ A hand-built room checks each rule; the demo park checks the real thing, and its
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
+import multiprocessing
+import os
 import threading
 import urllib.error
 import urllib.request
+import weakref
 from datetime import datetime, timezone
 
 import numpy as np
@@ -24,7 +28,8 @@ from conftest import ROOT
 from live.clock import ManualClock
 from twin.batches import MeshPart, merge
 from twin.cache import compile_scene
-from twin.cameras import CameraPose, camera_poses, cameras_seeing, cameras_seeing_node, occluders, snapshot_png
+from twin.cameras import (CameraPose, camera_poses, cameras_seeing, cameras_seeing_node, occluders, snapshot_png,
+                         snapshots)
 from twin.park import Node, Park, PropertySet
 from twin.ports import LOCALHOST, free_port
 from twin.web.access import audit_path
@@ -171,6 +176,17 @@ def test_demo_snapshot_is_a_picture_of_the_park_from_the_camera(demo):
     with pytest.raises(KeyError, match="no camera 'dev:nothing'"):
         snapshot_png(demo, "dev:nothing")
 
+
+
+def test_a_park_let_go_takes_its_picture_worker_with_it():
+    park = room_park()
+    pid = snapshots(park).submit("dev:CAM-T", clock=CLOCK).result(timeout=120).worker_pid
+    assert pid != os.getpid() and pid in [child.pid for child in multiprocessing.active_children()]
+    gone = weakref.ref(park)
+    del park
+    gc.collect()
+    assert gone() is None, "the park's pictures keep no hold on the park"
+    assert pid not in [child.pid for child in multiprocessing.active_children()], "its worker stopped with it"
 
 # --- the route -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")

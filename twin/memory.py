@@ -40,18 +40,35 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-def resident_mb(pid: int | None = None) -> float | None:
-    """The resident set (``/proc/<pid>/status`` VmRSS) of process ``pid`` (default: this one), MB; None
-    where there is no /proc or no such process."""
+def _proc_mb(pid: int | None, name: str, key: str) -> float | None:
+    """The ``key:`` line (kB) of ``/proc/<pid>/<name>`` (default: this process), MB; None where there is
+    no /proc, no such process or no such line."""
     try:
-        status = Path(f"/proc/{pid or 'self'}/status").read_text()
+        text = Path(f"/proc/{pid or 'self'}/{name}").read_text()
     except OSError:
         return None
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+    return next((int(line.split()[1]) / 1024 for line in text.splitlines() if line.startswith(f"{key}:")), None)
+
+
+def resident_mb(pid: int | None = None) -> float | None:
+    """The resident set (VmRSS) of process ``pid`` (default: this one), MB: shared libraries counted whole."""
+    return _proc_mb(pid, "status", "VmRSS")
+
+
+def proportional_mb(pid: int | None = None) -> float | None:
+    """The proportional set (Pss) of process ``pid`` (default: this one), MB: its own pages and its share
+    of those it shares (libraries mapped by the server and its workers alike), so that the figures of
+    related processes add up."""
+    return _proc_mb(pid, "smaps_rollup", "Pss")
+
+
+def worker_pids() -> list[int]:
+    """This process's worker processes (its ``multiprocessing`` children: the camera pictures', the drills')."""
+    return [child.pid for child in multiprocessing.active_children()]
 
 
 def workers_mb() -> float | None:
-    """The resident sets of this process's worker processes (its ``multiprocessing`` children: the camera
-    pictures', the drills'), MB together; None where there is no /proc."""
-    sizes = [resident_mb(child.pid) for child in multiprocessing.active_children()]
-    return None if resident_mb() is None else sum(mb for mb in sizes if mb is not None)
+    """The resident sets (VmRSS) of this process's worker processes, MB together; None where there is no /proc."""
+    if resident_mb() is None:
+        return None
+    return sum(mb for mb in map(resident_mb, worker_pids()) if mb is not None)

@@ -14,16 +14,14 @@ after each picture) and imports only this module (numpy, pyvista, PIL), never th
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
-import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from twin.memory import cap_arenas, release_free_memory
+from twin.workers import Worker
 
 #: Pictures a worker draws before a fresh one takes over (a takeover costs a few seconds of one core,
 #: started at once, before the next picture is asked for).
@@ -118,7 +116,8 @@ def _draw(shot: Shot) -> Picture:
 
 
 class PictureRenderer:
-    """A worker process drawing :class:`Shot` s of a fixed set of meshes, one at a time.
+    """A worker process (:class:`twin.workers.Worker`) drawing :class:`Shot` s of a fixed set of meshes,
+    one at a time.
 
     ``warm_shot`` is drawn by each worker as it starts, so the first picture asked of it does not pay
     for compiling the shaders. :meth:`submit` from any thread; :meth:`close` when done (or let it go).
@@ -126,38 +125,18 @@ class PictureRenderer:
 
     def __init__(self, meshes: list[SceneMesh], warm_shot: Shot | None = None,
                  pictures_per_process: int = PICTURES_PER_PROCESS):
-        self._args = (meshes, warm_shot)
-        self._per_process = pictures_per_process
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _started(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_open_stage, initargs=self._args,
-                                             max_tasks_per_child=self._per_process)
-        return self._pool
+        self._worker = Worker(_open_stage, (meshes, warm_shot), calls_per_process=pictures_per_process)
 
     def start(self) -> None:
         """Start the worker now (it builds its plotter and draws the warm shot) rather than at the first
         picture."""
-        with self._lock:
-            self._started().submit(int)  # any call starts the worker
+        self._worker.submit(int)  # any call starts the worker
 
     def submit(self, shot: Shot) -> Future[Picture]:
         """Draw ``shot`` in the worker; a worker found dead is replaced first. The future raises
-        :class:`BrokenProcessPool` when the worker dies drawing it."""
-        with self._lock:
-            try:
-                return self._started().submit(_draw, shot)
-            except BrokenProcessPool:
-                self._pool.shutdown(wait=False)
-                self._pool = None
-                return self._started().submit(_draw, shot)
+        :class:`~concurrent.futures.process.BrokenProcessPool` when the worker dies drawing it."""
+        return self._worker.submit(_draw, shot)
 
     def close(self) -> None:
         """Stop the worker (a picture being drawn is finished first)."""
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+        self._worker.close()

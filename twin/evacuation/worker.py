@@ -1,21 +1,20 @@
 """Drills run in a worker process, so live ingest and every app session stay responsive meanwhile.
 
-One executor per server process, one worker in it, started from a clean interpreter (``spawn``): no
-Bokeh or MQTT thread state is forked. The graph travels pickled; occupants and hazard are made there.
+One worker per server process (:class:`twin.workers.Worker`: a clean interpreter, gone when the
+server goes, replaced when it dies). The graph travels pickled; occupants and hazard are made there.
 
 >>> future = submit(graph, DrillSpec(origin="ifc:B01:3S1uRPwwr5KO3XF22Hrngq"))  # doctest: +SKIP
 >>> future.result().total_time_s                                             # doctest: +SKIP
 """
 from __future__ import annotations
 
-import multiprocessing
-import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from twin.evacuation import EvacuationGraph, EvacuationResult, evacuate, hazard, place_occupants
 from twin.evacuation.occupants import DEFAULT_DENSITY_PPM2, counts_by_density, counts_by_total
 from twin.evacuation.outdoor import Outdoors
+from twin.workers import Worker
 
 INCIDENTS = ("fire", "gas", *hazard.PLACED_KINDS)
 
@@ -88,17 +87,12 @@ def _buildings_at_risk(graph: EvacuationGraph, spec: DrillSpec, found: hazard.Ha
     return {graph.places[graph.place(spec.origin)].building}
 
 
-_executor: ProcessPoolExecutor | None = None
-_lock = threading.Lock()
+_worker = Worker()
 
 
-def executor() -> ProcessPoolExecutor:
-    """The process's one drill executor (started on first use)."""
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return _executor
+def executor() -> Worker:
+    """The process's one drill worker (started at the first drill)."""
+    return _worker
 
 
 def submit(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = None) -> Future[EvacuationResult]:
