@@ -114,7 +114,10 @@ class Ingest(MqttPart):
             log.warning("mqtt %s:%s refused the connection: %s", self.host, self.port, reason)
             return
         log.info("mqtt %s:%s connected (session present: %s)", self.host, self.port, flags.session_present)
-        client.subscribe([(topic, 1) for topic in self.filters])
+        if self.filters:
+            client.subscribe([(topic, 1) for topic in self.filters])
+        else:  # a park without live bindings: nothing to listen to, connected all the same
+            self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         """Route one message into the state; count it; never raise."""

@@ -270,6 +270,11 @@ def test_broker_failure_names_log_tail(tmp_path, mosquitto):
         Broker(tmp_path / "clash", port=mosquitto.port).start()
 
 
+
+def test_a_park_without_live_bindings_connects_and_is_ready(ingests):
+    ingest = ingests(Recorder(), bindings=[])  # the fixture asserts ready: connected, nothing to subscribe
+    assert ingest.filters == [] and ingest.client.is_connected()
+
 def test_json_telemetry_reaches_state(mosquitto, ingests):
     state = Recorder()
     ingests(state, park=demo_park("TS-1"))

@@ -1,16 +1,19 @@
 """Operations (issue 9): ``/healthz``, pages that reload after a restart, ``twin backup`` and ``twin
-restore``, and nothing acknowledged lost when the server is killed. A one-detector park on the run's
-Mosquitto keeps it quick."""
+restore``, nothing acknowledged lost when the server is killed, and a service stop that leaves nothing
+running. A one-detector park on the run's Mosquitto keeps it quick."""
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, needs_chromium, run_twin
+from conftest import ROOT, TWIN, needs_chromium, run_twin
 from live import runtime
 from live.runtime import Live, live_folder
 from test_live_app import needs_clients, now_iso, publish
@@ -358,3 +361,39 @@ def test_a_page_comes_back_by_itself_after_a_network_outage_with_the_server_up(b
             assert len(outage.open) == 1, "the page loaded again with a new websocket"
         finally:
             page.close()
+
+
+# --- stopping the service -----------------------------------------------------------------------------
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_service_stop_sigterm_ends_the_server_and_its_broker_cleanly(tmp_path):
+    (tmp_path / "scene.toml").write_text(SCENE_TOML.split("\n\n")[0] + "\n", encoding="utf-8")  # no devices
+    port = free_port()
+    served = subprocess.Popen([str(TWIN), "serve", str(tmp_path), "--port", str(port), "--no-simulator"],
+                              env={**os.environ, "TWIN_HOME": str(tmp_path / "home")},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and served.poll() is None:
+            with contextlib.suppress(OSError):
+                if healthz(f"http://127.0.0.1:{port}")[0] == 200:
+                    break
+            time.sleep(0.5)
+        broker = children(served.pid)
+        assert len(broker) == 1 and "mosquitto" in Path(f"/proc/{broker[0]}/cmdline").read_text()
+        served.send_signal(signal.SIGTERM)
+        assert served.wait(30) == 0, served.stderr.read()
+        assert not Path(f"/proc/{broker[0]}").exists(), "the private broker stopped with the server"
+    finally:
+        served.kill()

@@ -216,8 +216,9 @@ class Snapshots:
 
     def warm(self) -> None:
         """Start the worker now: it builds its plotter and draws one picture (compiling the renderer's
-        shaders) before the first alarm asks for one."""
-        self.renderer.start()
+        shaders) before the first alarm asks for one; a park without cameras starts none."""
+        if self.cameras:
+            self.renderer.start()
 
     def submit(self, camera_id: str, width: int = 640, height: int = 360,
                clock: Clock | None = None) -> Future[Picture]:

@@ -5,6 +5,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,12 +146,19 @@ def cmd_info(args: argparse.Namespace) -> None:
     out.print(table)
 
 
+def _stop_serving(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager's stop) ends the server as Ctrl-C does: the private broker stopped,
+    the workers ended, the history closed; exit status 0."""
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from twin.memory import cap_arenas
     from twin.web.auth import users_sign_in
     from twin.web.server import check_address, check_tls, serve
 
     cap_arenas()  # before the threads: the server runs for days
+    signal.signal(signal.SIGTERM, _stop_serving)
     tls = check_tls(args.tls_cert, args.tls_key)  # refuse before the (long) park load
     sign_in = users_sign_in(args.users, args.idle_timeout_min, secure=tls is not None) if args.users else None
     check_address(args.address, users=sign_in is not None)
