@@ -18,7 +18,7 @@ from test_web import pixels
 from twin.cache import compile_scene
 from twin.scene import read_scene
 from twin.evacuation import EvacuationResult
-from twin.evacuation.worker import DrillSpec, executor, run_drill, submit
+from twin.evacuation.worker import DrillSpec, drill_worker, run_drill, submit
 from twin.web.access import audit_path
 from twin.web.drill_panel import PEOPLE_RGB, DrillPanel, park_graph
 from twin.web.server import BackgroundServer
@@ -43,7 +43,7 @@ def server(demo, twin_home):
 
 
 def test_a_drill_runs_in_the_worker_process(demo, third_floor_office):
-    assert executor().submit(os.getpid).result(timeout=60) != os.getpid(), "drills run in another process"
+    assert drill_worker.submit(os.getpid).result(timeout=60) != os.getpid(), "drills run in another process"
     result = submit(park_graph(demo), DrillSpec(origin=third_floor_office, total_occupants=200)).result(timeout=120)
     assert isinstance(result, EvacuationResult) and result.occupants == 200 == result.evacuated
     assert result.hazard.origin == third_floor_office and result.hazard.aset_s(third_floor_office) is not None

@@ -87,14 +87,10 @@ def _buildings_at_risk(graph: EvacuationGraph, spec: DrillSpec, found: hazard.Ha
     return {graph.places[graph.place(spec.origin)].building}
 
 
-_worker = Worker()
-
-
-def executor() -> Worker:
-    """The process's one drill worker (started at the first drill)."""
-    return _worker
+#: The process's one drill worker (started at the first drill).
+drill_worker = Worker()
 
 
 def submit(graph: EvacuationGraph, spec: DrillSpec, ways: Outdoors | None = None) -> Future[EvacuationResult]:
     """Run a drill in the worker; its result (or error) arrives on the future."""
-    return executor().submit(run_drill, graph, spec, ways)
+    return drill_worker.submit(run_drill, graph, spec, ways)

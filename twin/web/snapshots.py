@@ -14,7 +14,7 @@ from typing import Any
 from tornado.web import RequestHandler
 
 from live.clock import Clock, SystemClock
-from twin.cameras import camera, snapshots
+from twin.cameras import snapshots
 from twin.park import Park
 from twin.web.api import ApiError, ApiHandler
 
@@ -34,11 +34,10 @@ class SnapshotHandler(ApiHandler):
     async def get(self, code: str) -> None:
         self.checked(code)
         try:
-            camera(self.park, self.target(code))
+            drawn = snapshots(self.park).submit(self.target(code), WIDTH, HEIGHT, self.clock)
         except KeyError as exc:
             raise ApiError(404, exc.args[0]) from exc
         try:
-            drawn = snapshots(self.park).submit(self.target(code), WIDTH, HEIGHT, self.clock)
             picture = await asyncio.wrap_future(drawn)
         except BrokenProcessPool as exc:
             raise ApiError(503, f"the camera picture renderer stopped drawing {code}; ask again") from exc
