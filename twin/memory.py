@@ -2,9 +2,11 @@
 
 A long-running server's resident memory creeps up although its live objects do not: glibc gives each
 thread that allocates an arena of its own (a served park runs a score of threads: MQTT clients, the
-simulator's gateways, the render thread, the web loop) and keeps the pages freed in them. ``twin serve``
+simulator's gateways, the web loop, the executors) and keeps the pages freed in them. ``twin serve``
 caps the arenas before its threads start (:func:`cap_arenas`) and gives the free pages back every
 :data:`TRIM_EVERY_S` (:func:`release_free_memory`). Both do nothing where the C library is not glibc.
+It also reads what a process and its workers hold (:func:`resident_mb`, :func:`proportional_mb`,
+:func:`workers_mb`; None where there is no /proc).
 """
 from __future__ import annotations
 
