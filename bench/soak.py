@@ -83,7 +83,7 @@ def twin_mb() -> float:
 
 
 class MemorySampler(threading.Thread):
-    """The twin's resident set every ``period_s`` from its start: ``samples`` of (minutes, MB)."""
+    """The twin's memory (:func:`twin_mb`, Pss) every ``period_s`` from its start: ``samples`` of (minutes, MB)."""
 
     def __init__(self, period_s: float = 30.0):
         super().__init__(name="soak-memory", daemon=True)
